@@ -1,5 +1,21 @@
 // Command connectdb checks and repairs the PostgreSQL side of a Posit Connect
-// installation.
+// installation. See README.md and docs/ for every command.
 package main
 
-func main() {}
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/connectdb/connectdb/internal/cmd/root"
+	"github.com/connectdb/connectdb/internal/cmdutil"
+	"github.com/connectdb/connectdb/internal/iostreams"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := root.Run(ctx, cmdutil.NewFactory(iostreams.System()), os.Args[1:])
+	stop()
+	os.Exit(code)
+}

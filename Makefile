@@ -1,0 +1,50 @@
+# connectdb — build, test and demo targets. `make help` lists them.
+GO       ?= go
+PG       ?= 17
+MATRIX   ?= 13 14 15 16 17
+FUZZTIME ?= 10s
+PKG      := github.com/connectdb/connectdb
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X $(PKG)/internal/buildinfo.version=$(VERSION) -X $(PKG)/internal/buildinfo.commit=$(COMMIT)
+
+.PHONY: help build pg test test-matrix demo bench fuzz lint clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## static binary in bin/connectdb
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/connectdb ./cmd/connectdb
+
+pg: ## fetch the PostgreSQL $(PG) binaries used by tests (cached in .cache/)
+	bash scripts/fetch-postgres.sh $(PG)
+
+test: pg ## vet, then every test with -race against a real PostgreSQL $(PG)
+	$(GO) vet ./...
+	CONNECTDB_TEST_PG=$(PG) $(GO) test -race -count=1 ./...
+	bash scripts/assert-no-postmaster.sh
+
+test-matrix: ## the whole suite once per PostgreSQL major in MATRIX
+	bash scripts/fetch-postgres.sh $(MATRIX)
+	@set -e; for v in $(MATRIX); do \
+		echo "== PostgreSQL $$v =="; \
+		CONNECTDB_TEST_PG=$$v $(GO) test -count=1 ./...; \
+	done
+	bash scripts/assert-no-postmaster.sh
+
+demo: build pg ## run connectdb against a throwaway local PostgreSQL
+	CONNECTDB_TEST_PG=$(PG) $(GO) run ./tools/demo ./bin/connectdb
+
+bench: build pg ## benchmarks, with comparisons against reference tools
+	CONNECTDB_TEST_PG=$(PG) bash scripts/bench.sh
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	bash scripts/fuzz.sh $(FUZZTIME)
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+
+clean: ## remove build output (keeps the PostgreSQL cache)
+	rm -rf bin/

@@ -1,0 +1,141 @@
+// Package root assembles the connectdb command tree and runs it.
+package root
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/connectdb/connectdb/internal/buildinfo"
+	"github.com/connectdb/connectdb/internal/cmd/version"
+	"github.com/connectdb/connectdb/internal/cmdutil"
+)
+
+// NewCmdRoot returns the connectdb command with every subcommand attached.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	g := f.Globals
+	cmd := &cobra.Command{
+		Use:   "connectdb <command> [flags]",
+		Short: "Check and repair the PostgreSQL database behind Posit Connect",
+		Long: `connectdb turns the rules of Posit Connect's PostgreSQL admin guide into commands:
+preflight a config and its database before an upgrade, build a correctly encoded
+Postgres.URL, find and free a stuck upgrade lock, move SQLite data into
+PostgreSQL, and size connection pools for a cluster.`,
+		Example: `  connectdb check --config /etc/rstudio-connect/rstudio-connect.gcfg
+  connectdb encode-url --user connect --host db.example.com --database connect
+  connectdb show-locks --url "postgres://admin@db.example.com/connect"
+  connectdb size-pool --nodes 3 --max-connections 100`,
+		Version:       buildinfo.Version(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return applyEnv(cmd, f)
+		},
+	}
+	cmd.SetVersionTemplate("connectdb {{.Version}}\n")
+	cmd.SetOut(f.IO.Out)
+	cmd.SetErr(f.IO.ErrOut)
+	cmd.SetIn(f.IO.In)
+
+	fl := cmd.PersistentFlags()
+	fl.StringVar(&g.ConfigPath, "config", cmdutil.DefaultConfigPath, "Connect config file (gcfg); \"-\" reads stdin (env CONNECTDB_CONFIG)")
+	fl.StringVarP(&g.Output, "output", "o", "text", "output format: text or json (some commands add more)")
+	fl.BoolVar(&g.NoColor, "no-color", false, "never colour output (also NO_COLOR)")
+	fl.DurationVar(&g.Timeout, "timeout", 10*time.Second, "bound on every network operation")
+	fl.StringVar(&g.URL, "url", "", "PostgreSQL URL overriding Postgres.URL (env CONNECTDB_URL)")
+	fl.StringVar(&g.InstrumentationURL, "instrumentation-url", "", "PostgreSQL URL overriding Postgres.InstrumentationURL")
+	fl.StringVar(&g.SecretKey, "secret-key", "", "Connect secret key file to decrypt encrypted settings (env CONNECTDB_SECRET_KEY)")
+	fl.StringVar(&g.PasswordFile, "password-file", "", "file whose first line is the database password")
+
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return cmdutil.Usagef("%v; see '%s --help'", err, c.CommandPath())
+	})
+
+	cmd.AddCommand(version.NewCmdVersion(f))
+	for _, add := range subcommands {
+		cmd.AddCommand(add(f))
+	}
+	return cmd
+}
+
+// subcommands lists the constructors of the database commands, in help order.
+var subcommands = []func(*cmdutil.Factory) *cobra.Command{}
+
+// applyEnv fills globals from the environment where the flag was not given.
+func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
+	g := f.Globals
+	fl := cmd.Flags()
+	envs := []struct {
+		flag, env string
+		dst       *string
+	}{
+		{"config", "CONNECTDB_CONFIG", &g.ConfigPath},
+		{"url", "CONNECTDB_URL", &g.URL},
+		{"secret-key", "CONNECTDB_SECRET_KEY", &g.SecretKey},
+	}
+	for _, e := range envs {
+		if v := f.Getenv(e.env); v != "" && !fl.Changed(e.flag) {
+			*e.dst = v
+		}
+	}
+	g.ConfigExplicit = fl.Changed("config") || f.Getenv("CONNECTDB_CONFIG") != ""
+	if _, ok := lookupEnv(f, "NO_COLOR"); ok || g.NoColor {
+		f.IO.SetColorEnabled(false)
+	}
+	if g.Timeout <= 0 {
+		return cmdutil.Usagef("--timeout must be positive, such as 10s or 1m")
+	}
+	switch g.Output {
+	case "text", "json", "junit", "github", "gcfg":
+	default:
+		return cmdutil.Usagef("--output %q is not a known format; use text or json", g.Output)
+	}
+	return nil
+}
+
+func lookupEnv(f *cmdutil.Factory, name string) (string, bool) {
+	v := f.Getenv(name)
+	return v, v != ""
+}
+
+// Run executes connectdb with args and returns the process exit code. Errors
+// are printed as one line on stderr; nothing ever prints a stack trace.
+func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
+	cmd := NewCmdRoot(f)
+	cmd.SetArgs(args)
+	reached := false
+	pre := cmd.PersistentPreRunE
+	cmd.PersistentPreRunE = func(c *cobra.Command, a []string) error {
+		reached = true
+		return pre(c, a)
+	}
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return cmdutil.ExitOK
+	}
+	var ee *cmdutil.ExitError
+	if !errors.As(err, &ee) && !reached {
+		// Cobra's own argument and command errors: unknown command (with its
+		// "Did you mean" suggestion), wrong number of arguments.
+		err = cmdutil.UsageError(err)
+	}
+	if msg := strings.TrimSpace(err.Error()); msg != "" {
+		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", oneLine(msg))
+	}
+	return cmdutil.ExitCode(err)
+}
+
+// oneLine keeps Cobra's suggestions readable on a single line.
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n\nDid you mean this?\n\t", "; did you mean ")
+	s = strings.ReplaceAll(s, "\n\t", ", ")
+	s = strings.ReplaceAll(s, "\n", " ")
+	if strings.HasPrefix(s, "unknown command") {
+		s += "; run 'connectdb --help' for the list of commands"
+	}
+	return s
+}

@@ -1,0 +1,71 @@
+package cmdutil
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/connectdb/connectdb/internal/iostreams"
+)
+
+// DefaultConfigPath is where Connect keeps its configuration.
+const DefaultConfigPath = "/etc/rstudio-connect/rstudio-connect.gcfg"
+
+// Globals are the flags every command accepts (see docs/global-flags.md).
+type Globals struct {
+	ConfigPath         string        // --config, CONNECTDB_CONFIG
+	ConfigExplicit     bool          // --config or CONNECTDB_CONFIG was given
+	Output             string        // --output
+	NoColor            bool          // --no-color
+	Timeout            time.Duration // --timeout: bounds every network operation
+	URL                string        // --url, CONNECTDB_URL: overrides Postgres.URL
+	InstrumentationURL string        // --instrumentation-url: overrides Postgres.InstrumentationURL
+	SecretKey          string        // --secret-key, CONNECTDB_SECRET_KEY
+	PasswordFile       string        // --password-file
+	LockID             string        // --lock-id, CONNECTDB_LOCK_ID
+}
+
+// Factory carries what commands need from the outside world, so tests can
+// replace each piece.
+type Factory struct {
+	IO      *iostreams.IOStreams
+	Globals *Globals
+	Getenv  func(string) string
+	Now     func() time.Time
+}
+
+// NewFactory returns a Factory for a real process run.
+func NewFactory(io *iostreams.IOStreams) *Factory {
+	return &Factory{
+		IO:      io,
+		Globals: &Globals{ConfigPath: DefaultConfigPath, Output: "text", Timeout: 10 * time.Second},
+		Getenv:  os.Getenv,
+		Now:     time.Now,
+	}
+}
+
+// CheckOutput returns a usage error unless the --output value is one of allowed.
+func (f *Factory) CheckOutput(allowed ...string) error {
+	if slices.Contains(allowed, f.Globals.Output) {
+		return nil
+	}
+	return Usagef("--output %q is not supported by this command; use one of: %s", f.Globals.Output, strings.Join(allowed, ", "))
+}
+
+// JSON reports whether --output json was asked for.
+func (f *Factory) JSON() bool { return f.Globals.Output == "json" }
+
+// WriteJSON writes v as indented JSON followed by a newline.
+func WriteJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing JSON output: %w", err)
+	}
+	return nil
+}
