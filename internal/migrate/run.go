@@ -1,0 +1,345 @@
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/connectdb/connectdb/internal/sqlitesrc"
+)
+
+// maxProblems bounds the problems a dry run lists.
+const maxProblems = 100
+
+// DryRun plans every job and scans every row for values that would not
+// convert, without connecting to PostgreSQL.
+func DryRun(ctx context.Context, jobs []Job, opts Options) (*Report, error) {
+	start := time.Now()
+	rep := &Report{DryRun: true}
+	for _, job := range jobs {
+		srcs, plan, err := openJob(ctx, job)
+		if err != nil {
+			return nil, err
+		}
+		dr := DatabaseReport{Sources: job.Sources, Warnings: plan.Warnings, Plan: plan}
+		if job.Target != nil {
+			dr.Target, dr.Schema = job.Target.Redacted, job.Target.Schema
+		}
+		err = func() error {
+			defer func() {
+				for _, s := range srcs {
+					s.close()
+				}
+			}()
+			for _, s := range srcs {
+				v, err := s.snap.ForeignKeyViolations(ctx, maxProblems)
+				if err != nil {
+					return err
+				}
+				for _, fk := range v {
+					if len(rep.Problems) < maxProblems {
+						rep.Problems = append(rep.Problems, fkProblem(s.Label, s.schema, fk))
+					}
+				}
+			}
+			for i, t := range plan.Tables {
+				tstart := time.Now()
+				src, err := newTableSource(ctx, sourceOf(srcs, t.Source).snap, t, opts.StripNUL)
+				if err != nil {
+					return err
+				}
+				if opts.Progress != nil {
+					src.bar = opts.Progress.Table(t.Source, t.Table.Name, i+1, len(plan.Tables), t.Rows)
+				}
+				src.collect = func(e *BadValueError) bool {
+					if len(rep.Problems) < maxProblems {
+						rep.Problems = append(rep.Problems, Problem{Source: e.Source, Table: e.Table, Row: e.Row, Column: e.Column, Reason: e.Reason})
+					}
+					return true
+				}
+				for src.Next() {
+				}
+				src.close()
+				if src.bar != nil {
+					src.bar.Done()
+				}
+				if err := src.Err(); err != nil {
+					return err
+				}
+				tr := TableReport{Source: t.Source, Table: t.Table.Name, Rows: t.Rows, Bytes: src.sum.Bytes,
+					Seconds: time.Since(tstart).Seconds(), Checksum: src.sum.String(),
+					NULStripped: src.stats.NULStripped, TimestampsRounded: src.stats.TimestampsRounded}
+				dr.Tables = append(dr.Tables, tr)
+				rep.Rows += t.Rows
+				rep.Bytes += tr.Bytes
+			}
+			return nil
+		}()
+		if err != nil {
+			return nil, err
+		}
+		rep.Databases = append(rep.Databases, dr)
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+func fkProblem(label string, s *sqlitesrc.Schema, v sqlitesrc.FKViolation) Problem {
+	p := Problem{Source: label, Table: v.Table, Row: fmt.Sprintf("rowid %d", v.RowID), Reason: fmt.Sprintf("the foreign key to %s points at no row of %s", v.Parent, v.Parent)}
+	if t := s.Table(v.Table); t != nil {
+		if a := t.RowIDAlias(); a != "" {
+			p.Row = fmt.Sprintf("%s %d", a, v.RowID)
+		}
+		for _, fk := range t.ForeignKeys {
+			if fk.ID == v.FKID {
+				p.Column = strings.Join(fk.From, ", ")
+			}
+		}
+	}
+	return p
+}
+
+// TablesExistError reports target tables that are already there.
+type TablesExistError struct {
+	Database string
+	Schema   string
+	Tables   []string
+}
+
+func (e *TablesExistError) Error() string {
+	names := e.Tables
+	more := ""
+	if len(names) > 5 {
+		names, more = names[:5], fmt.Sprintf(" and %d more", len(e.Tables)-5)
+	}
+	return fmt.Sprintf("database %s already has %d of the tables to create in schema %s (%s%s); it was probably migrated already: check it, or rerun with --drop-existing to replace them", e.Database, len(e.Tables), e.Schema, strings.Join(names, ", "), more)
+}
+
+// running is a job whose transaction is open and verified.
+type running struct {
+	job    Job
+	conn   *pgx.Conn
+	tx     pgx.Tx
+	locked bool
+	plan   *Plan
+	srcs   []*openSource
+	report DatabaseReport
+}
+
+func (r *running) cleanup(ctx context.Context, key LockKey) {
+	cctx, cancel := cleanupCtx(ctx)
+	defer cancel()
+	if r.tx != nil {
+		_ = r.tx.Rollback(cctx)
+	}
+	if r.conn != nil {
+		if r.locked && !r.conn.IsClosed() {
+			_ = releaseLock(cctx, r.conn, key)
+		}
+		_ = r.conn.Close(cctx)
+	}
+	for _, s := range r.srcs {
+		s.close()
+	}
+}
+
+// Run copies every job. Each job's transaction is verified before any is
+// committed; then they are committed one after the other. On any error,
+// every open transaction is rolled back and every lock released.
+func Run(ctx context.Context, jobs []Job, opts Options) (rep *Report, err error) {
+	start := time.Now()
+	rep = &Report{LockID: opts.LockKey.String()}
+	var runs []*running
+	defer func() {
+		for _, r := range runs {
+			r.cleanup(ctx, opts.LockKey)
+		}
+		if err != nil && ctx.Err() != nil {
+			err = fmt.Errorf("interrupted: the migration was rolled back and nothing was committed; run it again when ready (%w)", ctx.Err())
+		}
+	}()
+	for _, job := range jobs {
+		r := &running{job: job}
+		runs = append(runs, r)
+		if err := prepare(ctx, r, opts); err != nil {
+			return nil, err
+		}
+		rep.Rows += sumRows(r.report.Tables)
+	}
+	for _, r := range runs {
+		if err := r.tx.Commit(ctx); err != nil {
+			return nil, fmt.Errorf("committing the migration into %s: %w", r.job.Target.Redacted, err)
+		}
+		r.tx = nil
+	}
+	rep.Committed = true
+	for _, r := range runs {
+		for _, t := range r.plan.Tables {
+			if _, err := r.conn.Exec(ctx, "ANALYZE "+quoteIdent(t.Table.Name)); err != nil {
+				r.report.Warnings = append(r.report.Warnings, fmt.Sprintf("ANALYZE %s failed after the commit (%v); run ANALYZE yourself", t.Table.Name, err))
+			}
+		}
+		for _, t := range r.report.Tables {
+			rep.Bytes += t.Bytes
+		}
+		rep.Databases = append(rep.Databases, r.report)
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+func sumRows(ts []TableReport) int64 {
+	var n int64
+	for _, t := range ts {
+		n += t.Rows
+	}
+	return n
+}
+
+// prepare runs one job up to, not including, the commit.
+func prepare(ctx context.Context, r *running, opts Options) error {
+	t := r.job.Target
+	var err error
+	r.srcs, r.plan, err = openJob(ctx, r.job)
+	if err != nil {
+		return err
+	}
+	r.report = DatabaseReport{Target: t.Redacted, Sources: r.job.Sources, Warnings: r.plan.Warnings, Plan: r.plan}
+
+	r.conn, err = t.Connect(ctx, opts.ConnectTimeout)
+	if err != nil {
+		return errUnreachable(err)
+	}
+	if err := acquireLock(ctx, r.conn, opts.LockKey, opts.LockTimeout, t.Database, opts.Log); err != nil {
+		return err
+	}
+	r.locked = true
+
+	var schema *string
+	var canCreate *bool
+	if err := r.conn.QueryRow(ctx, `SELECT current_schema(), CASE WHEN current_schema() IS NULL THEN NULL ELSE has_schema_privilege(current_schema(), 'CREATE') END`).Scan(&schema, &canCreate); err != nil {
+		return fmt.Errorf("checking the target schema in %s: %w", t.Redacted, err)
+	}
+	if schema == nil {
+		return fmt.Errorf("no schema of the search_path exists in database %s; create the schema Connect uses (options=-csearch_path=...) first", t.Database)
+	}
+	r.report.Schema = *schema
+	if !*canCreate {
+		return fmt.Errorf("user %s cannot create tables in schema %s of database %s; grant it CREATE on the schema (or make it the owner) and run again", t.User, *schema, t.Database)
+	}
+	var names []string
+	for _, tp := range r.plan.Tables {
+		names = append(names, tp.Table.Name)
+	}
+	rows, err := r.conn.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = current_schema() AND c.relkind IN ('r','p','v','m','f') AND c.relname = ANY($1) ORDER BY 1`, names)
+	if err != nil {
+		return fmt.Errorf("listing existing tables in %s: %w", t.Redacted, err)
+	}
+	existing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("listing existing tables in %s: %w", t.Redacted, err)
+	}
+	if len(existing) > 0 && !opts.DropExisting {
+		return &TablesExistError{Database: t.Database, Schema: *schema, Tables: existing}
+	}
+
+	r.tx, err = r.conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("starting the migration transaction: %w", err)
+	}
+	for _, name := range existing {
+		if _, err := r.tx.Exec(ctx, "DROP TABLE IF EXISTS "+quoteIdent(name)+" CASCADE"); err != nil {
+			return fmt.Errorf("dropping the existing table %s (--drop-existing): %w", name, pgErr(err))
+		}
+	}
+	for _, tp := range r.plan.Tables {
+		if _, err := r.tx.Exec(ctx, tp.Create); err != nil {
+			return fmt.Errorf("creating table %s: %w", tp.Table.Name, pgErr(err))
+		}
+	}
+	for i, tp := range r.plan.Tables {
+		tr, err := copyTable(ctx, r, tp, i, len(r.plan.Tables), opts)
+		if err != nil {
+			return err
+		}
+		r.report.Tables = append(r.report.Tables, tr)
+	}
+	for _, stmt := range r.plan.PostData() {
+		if _, err := r.tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("%s: %w; the transaction was rolled back", stmt, pgErr(err))
+		}
+	}
+	for _, tp := range r.plan.Tables {
+		if tp.Identity == "" {
+			continue
+		}
+		var maxID int64
+		if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT coalesce(max(%s), 0) FROM %s", quoteIdent(tp.Identity), quoteIdent(tp.Table.Name))).Scan(&maxID); err != nil {
+			return fmt.Errorf("reading the highest id of %s: %w", tp.Table.Name, err)
+		}
+		next := max(maxID, tp.Table.Sequence) + 1
+		if next < 1 {
+			next = 1
+		}
+		if _, err := r.tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s RESTART WITH %d", quoteIdent(tp.Table.Name), quoteIdent(tp.Identity), next)); err != nil {
+			return fmt.Errorf("restarting the identity of %s: %w", tp.Table.Name, err)
+		}
+	}
+	return nil
+}
+
+func copyTable(ctx context.Context, r *running, tp *TablePlan, i, n int, opts Options) (TableReport, error) {
+	start := time.Now()
+	src, err := newTableSource(ctx, sourceOf(r.srcs, tp.Source).snap, tp, opts.StripNUL)
+	if err != nil {
+		return TableReport{}, err
+	}
+	if opts.Progress != nil {
+		src.bar = opts.Progress.Table(tp.Source, tp.Table.Name, i+1, n, tp.Rows)
+	}
+	cols := make([]string, len(tp.Columns))
+	for i, c := range tp.Columns {
+		cols[i] = c.Name
+	}
+	copied, err := r.tx.CopyFrom(ctx, pgx.Identifier{tp.Table.Name}, cols, src)
+	src.close()
+	if src.bar != nil {
+		src.bar.Done()
+	}
+	if err != nil {
+		var bad *BadValueError
+		if errors.As(src.err, &bad) {
+			return TableReport{}, bad
+		}
+		return TableReport{}, fmt.Errorf("copying table %s: %w", tp.Table.Name, pgErr(err))
+	}
+	if copied != src.sum.Rows {
+		return TableReport{}, fmt.Errorf("copying table %s: PostgreSQL received %d rows, %d were sent", tp.Table.Name, copied, src.sum.Rows)
+	}
+	post, err := pgChecksum(ctx, r.tx, tp)
+	if err != nil {
+		return TableReport{}, err
+	}
+	if post != src.sum {
+		return TableReport{}, &VerifyError{Table: tp.Table.Name, SQLite: src.sum, Post: post}
+	}
+	tp.Rows = src.sum.Rows
+	return TableReport{Source: tp.Source, Table: tp.Table.Name, Rows: src.sum.Rows, Bytes: src.sum.Bytes,
+		Seconds: time.Since(start).Seconds(), Checksum: src.sum.String(), Verified: true,
+		NULStripped: src.stats.NULStripped, TimestampsRounded: src.stats.TimestampsRounded}, nil
+}
+
+// pgErr keeps PostgreSQL's message and detail on one line.
+func pgErr(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Detail != "" {
+		return fmt.Errorf("%w (%s)", err, pe.Detail)
+	}
+	return err
+}

@@ -1,0 +1,230 @@
+// Package sqlitesrc reads a SQLite database that Posit Connect uses, strictly
+// read-only: it refuses a database another process has open for writing,
+// reads the schema (tables, columns, keys, indexes, foreign keys) and streams
+// rows exactly as SQLite stores them.
+package sqlitesrc
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// ErrInUse reports that another process has the database open.
+var ErrInUse = errors.New("the SQLite database is in use")
+
+// InUseError says which process holds the database and how.
+type InUseError struct {
+	Path   string
+	PID    int // 0 or -1 when unknown
+	Detail string
+}
+
+func (e *InUseError) Error() string {
+	who := "another process"
+	if e.PID > 0 {
+		who = fmt.Sprintf("process %d", e.PID)
+	}
+	return fmt.Sprintf("%s is in use: %s %s; stop Connect first (systemctl stop rstudio-connect) and run the migration again", e.Path, who, e.Detail)
+}
+
+func (e *InUseError) Unwrap() error { return ErrInUse }
+
+// CheckNotInUse refuses a database that another process has open or is
+// writing: a lock on the database file, an open WAL connection (a lock on
+// the -shm file) or a hot rollback journal. It never writes. Call it before
+// opening the database in this process.
+func CheckNotInUse(path string) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("reading the SQLite database: %w", err)
+	}
+	pid, err := lockHolder(path, pendingByte, lockRangeLen)
+	if err != nil {
+		return err
+	}
+	if pid != 0 {
+		return &InUseError{Path: path, PID: pid, Detail: "holds a lock on it (a transaction is running)"}
+	}
+	if fi, err := os.Stat(path + "-shm"); err == nil && fi.Size() > shmDMSByte {
+		pid, err := lockHolder(path+"-shm", shmDMSByte, 1)
+		if err != nil {
+			return err
+		}
+		if pid != 0 {
+			return &InUseError{Path: path, PID: pid, Detail: "has it open in WAL mode"}
+		}
+	}
+	if fi, err := os.Stat(path + "-journal"); err == nil && fi.Size() > 0 {
+		return &InUseError{Path: path, Detail: "left a rollback journal (" + path + "-journal) of an unfinished write; start and stop Connect once so SQLite recovers it"}
+	}
+	return nil
+}
+
+// DB is a read-only SQLite database.
+type DB struct {
+	Path string
+	db   *sql.DB
+}
+
+// Open checks that no other process uses path and opens it read-only
+// (mode=ro: SQLite itself refuses every write).
+func Open(ctx context.Context, path string) (*DB, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckNotInUse(abs); err != nil {
+		return nil, err
+	}
+	u := url.URL{Scheme: "file", Path: abs, RawQuery: "mode=ro&_pragma=busy_timeout(2000)&_pragma=query_only(1)"}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	var n int
+	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%s is not a readable SQLite database: %w", path, err)
+	}
+	return &DB{Path: abs, db: db}, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Snapshot is a read transaction: every read through it sees the same
+// consistent state of the database.
+type Snapshot struct {
+	tx *sql.Tx
+}
+
+// Begin starts a read transaction.
+func (d *DB) Begin(ctx context.Context) (*Snapshot, error) {
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("starting a read transaction on %s: %w", d.Path, err)
+	}
+	return &Snapshot{tx: tx}, nil
+}
+
+// Close ends the read transaction.
+func (s *Snapshot) Close() error { return s.tx.Rollback() }
+
+// Schema reads the schema inside the snapshot.
+func (s *Snapshot) Schema(ctx context.Context) (*Schema, error) { return readSchema(ctx, s.tx) }
+
+// Count returns the number of rows of table.
+func (s *Snapshot) Count(ctx context.Context, table string) (int64, error) {
+	var n int64
+	err := s.tx.QueryRowContext(ctx, "SELECT count(*) FROM "+QuoteIdent(table)).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("counting the rows of %s: %w", table, err)
+	}
+	return n, nil
+}
+
+// Rows streams the rows of t in storage order. Each row's values are
+// exactly SQLite's: nil, int64, float64, string (TEXT, possibly invalid
+// UTF-8) or []byte. The row identity (rowid, or the primary key of a
+// WITHOUT ROWID table) comes first.
+type Rows struct {
+	rows   *sql.Rows
+	idCols int
+	scan   []any
+	vals   []any
+}
+
+// Rows starts reading t.
+func (s *Snapshot) Rows(ctx context.Context, t *Table) (*Rows, error) {
+	var sel []string
+	idCols := 1
+	if t.WithoutRowID {
+		for _, c := range t.PrimaryKey {
+			sel = append(sel, "+"+QuoteIdent(c))
+		}
+		idCols = len(t.PrimaryKey)
+	} else {
+		sel = append(sel, "_rowid_")
+	}
+	for _, c := range t.Columns {
+		// Unary + keeps the value and its storage class but hides the
+		// declared type, so the driver returns the stored value instead of
+		// interpreting DATETIME or BOOLEAN columns.
+		sel = append(sel, "+"+QuoteIdent(c.Name))
+	}
+	q := "SELECT " + strings.Join(sel, ", ") + " FROM " + QuoteIdent(t.Name)
+	if !t.WithoutRowID {
+		q += " ORDER BY _rowid_"
+	}
+	rows, err := s.tx.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", t.Name, err)
+	}
+	n := len(sel)
+	r := &Rows{rows: rows, idCols: idCols, scan: make([]any, n), vals: make([]any, n)}
+	for i := range r.vals {
+		r.scan[i] = &r.vals[i]
+	}
+	return r, nil
+}
+
+// Next advances to the next row; false at the end or on error (see Err).
+func (r *Rows) Next() bool { return r.rows.Next() }
+
+// Row returns the row identity values and the column values of the current
+// row. The slices are reused by the next call to Next.
+func (r *Rows) Row() (id []any, vals []any, err error) {
+	for i := range r.vals {
+		r.vals[i] = nil
+	}
+	if err := r.rows.Scan(r.scan...); err != nil {
+		return nil, nil, err
+	}
+	return r.vals[:r.idCols], r.vals[r.idCols:], nil
+}
+
+// Err returns the error that ended the iteration.
+func (r *Rows) Err() error { return r.rows.Err() }
+
+// Close releases the rows.
+func (r *Rows) Close() error { return r.rows.Close() }
+
+// FKViolation is one row whose foreign key points at no parent row.
+type FKViolation struct {
+	Table  string
+	RowID  int64 // 0 for WITHOUT ROWID tables
+	Parent string
+	FKID   int
+}
+
+// ForeignKeyViolations runs PRAGMA foreign_key_check and returns at most
+// limit violations.
+func (s *Snapshot) ForeignKeyViolations(ctx context.Context, limit int) ([]FKViolation, error) {
+	rows, err := s.tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return nil, fmt.Errorf("checking foreign keys: %w", err)
+	}
+	defer rows.Close()
+	var out []FKViolation
+	for rows.Next() && len(out) < limit {
+		var v FKViolation
+		var rowid sql.NullInt64
+		if err := rows.Scan(&v.Table, &rowid, &v.Parent, &v.FKID); err != nil {
+			return nil, err
+		}
+		v.RowID = rowid.Int64
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// QuoteIdent quotes a SQLite identifier.
+func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
