@@ -32,8 +32,8 @@ type problem struct{ reason, fix string }
 
 // convStats counts the documented, reported adjustments of values.
 type convStats struct {
-	NULStripped        int64 // text values that had NUL bytes removed (--strip-nul)
-	TimestampsRounded  int64 // timestamps with sub-microsecond digits, rounded to microseconds
+	NULStripped       int64 // text values that had NUL bytes removed (--strip-nul)
+	TimestampsRounded int64 // timestamps with sub-microsecond digits, rounded to microseconds
 }
 
 // converter turns SQLite values of one column into the Go value copied to
