@@ -1,7 +1,9 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand"
 	"os"
@@ -313,4 +315,38 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("provider %q", c.Database.Provider)
 		}
 	})
+}
+
+func TestPostgresNeverPrintsSecrets(t *testing.T) {
+	const sentinel = "S3ntinel"
+	c, err := Parse("t.gcfg", strings.NewReader("[Postgres]\nURL = postgres://u:"+sentinel+"@h/db\n"+
+		"InstrumentationURL = postgres://u:"+sentinel+"@h/i\nPassword = "+sentinel+"\n"+
+		"InstrumentationPassword = "+sentinel+"\nAzureClientSecret = "+sentinel+"\nAzureTenantId = tenant\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Postgres.Password != sentinel {
+		t.Fatal("value not kept")
+	}
+	j, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{
+		fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), fmt.Sprintf("%s", c.Postgres),
+		fmt.Sprint(c.Postgres), c.Postgres.String(), c.Postgres.GoString(), string(j),
+	} {
+		if strings.Contains(out, sentinel) {
+			t.Errorf("leaks: %s", out)
+		}
+		if !strings.Contains(out, "tenant") || !strings.Contains(out, "xxxxx") {
+			t.Errorf("too much hidden: %s", out)
+		}
+	}
+	if got := RedactURL("postgres://u@h/db?sslmode=require"); got != "postgres://u@h/db?sslmode=require" {
+		t.Errorf("RedactURL without password = %q", got)
+	}
+	if got := RedactURL("postgres://u:p%zz@h"); strings.Contains(got, "p%zz") {
+		t.Errorf("RedactURL on bad URL = %q", got)
+	}
 }
