@@ -52,9 +52,8 @@ func TestEncodeUserAndPassword(t *testing.T) {
 	}
 }
 
-// Check every byte against RFC 3986 §3.2.1 plus the Connect rule for '!'
-// and '$', independently of the
-// tables in encode.go.
+// TestEncodeEveryByte checks every byte against RFC 3986 §3.2.1 plus the
+// Connect rule for '!' and '$', independently of the tables in encode.go.
 func TestEncodeEveryByte(t *testing.T) {
 	const subDelims = "&'()*+,;=" // RFC sub-delims without '!' and '$'
 	for i := 0; i < 256; i++ {

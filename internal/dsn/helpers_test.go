@@ -27,3 +27,7 @@ func pgxParse(t testing.TB, connString string) *pgconn.Config {
 	}
 	return cfg
 }
+
+func pgxParseErr(connString string) (*pgconn.Config, error) {
+	return pgconn.ParseConfig(connString)
+}
