@@ -143,6 +143,11 @@ func analyze(raw string) (*layout, []Diagnosis, error) {
 	diags = checkHosts(diags, raw, l.hostStart, l.hostEnd)
 	if l.pathStart >= 0 {
 		diags = checkComponent(diags, raw, l.pathStart, l.pathEnd, "The database name")
+		if i := strings.IndexByte(raw[l.pathStart:l.pathEnd], '@'); i >= 0 {
+			diags = append(diags, Diagnosis{Offset: l.pathStart + i, Field: "url",
+				Problem: "The database name contains a raw '@', which usually means the password contains a raw '/': everything after that '/' became the path.",
+				Fix:     "Percent-encode the password's '/' as %2F (and its other special characters); if the '@' really belongs to the database name, encode it as %40."})
+		}
 	}
 	if l.queryStart >= 0 {
 		diags = checkQuery(diags, raw, l.queryStart, l.queryEnd)
@@ -192,12 +197,11 @@ func validEscape(s string, i int) bool {
 
 // chooseUserinfoEnd returns the index in rest (the URL after "://") of the
 // '@' that ends the userinfo, or -1. It is the last '@' that is followed by
-// a plausible host list and then '/', '?' or the end, and whose preceding
-// text does not already contain a query string with a known parameter
-// (which would make that '@' part of a parameter value).
+// a plausible host list and then '/', '?' or the end, unless that '@' is
+// evidently inside a query parameter value (see inQueryValue).
 func chooseUserinfoEnd(rest string) int {
 	for k := strings.LastIndexByte(rest, '@'); k >= 0; k = strings.LastIndexByte(rest[:k], '@') {
-		if plausibleHostThenEnd(rest[k+1:]) && !containsKnownQuery(rest[:k]) {
+		if plausibleHostThenEnd(rest[k+1:], false) && !inQueryValue(rest[:k]) {
 			return k
 		}
 	}
@@ -205,9 +209,11 @@ func chooseUserinfoEnd(rest string) int {
 }
 
 // plausibleHostThenEnd reports whether s starts with host[:port][,host[:port]…]
-// (a non-empty host of unreserved characters and %XX, or [IPv6]) followed by
-// '/', '?' or the end of s.
-func plausibleHostThenEnd(s string) bool {
+// (a host of unreserved characters and %XX, or [IPv6]) followed by '/', '?'
+// or the end of s.
+//
+// With strictPorts, a ':' must be followed by at least one digit.
+func plausibleHostThenEnd(s string, strictPorts bool) bool {
 	for {
 		n := 0
 		if strings.HasPrefix(s, "[") {
@@ -220,7 +226,10 @@ func plausibleHostThenEnd(s string) bool {
 			for n < len(s) && (hostChars[s[n]] || s[n] == '%') {
 				n++
 			}
-			if n == 0 {
+			// An empty host counts only before the path or query, so that
+			// postgres://u:p@ss@/db is diagnosed as a missing host, while a
+			// trailing '@' never ends the userinfo.
+			if n == 0 && (s == "" || s[0] != '/' && s[0] != '?') {
 				return false
 			}
 		}
@@ -230,6 +239,9 @@ func plausibleHostThenEnd(s string) bool {
 			n = 0
 			for n < len(s) && isDigit(s[n]) {
 				n++
+			}
+			if strictPorts && n == 0 {
+				return false
 			}
 			s = s[n:]
 		}
@@ -241,38 +253,47 @@ func plausibleHostThenEnd(s string) bool {
 	return s == "" || s[0] == '/' || s[0] == '?'
 }
 
-// knownParams are libpq and pgx connection parameters that may appear in a
-// URL's query string.
-var knownParams = map[string]bool{
-	"host": true, "hostaddr": true, "port": true, "dbname": true, "database": true,
-	"user": true, "password": true, "passfile": true, "channel_binding": true,
-	"connect_timeout": true, "client_encoding": true, "options": true,
-	"application_name": true, "fallback_application_name": true,
-	"keepalives": true, "keepalives_idle": true, "keepalives_interval": true,
-	"keepalives_count": true, "tcp_user_timeout": true, "replication": true,
-	"gssencmode": true, "sslmode": true, "sslnegotiation": true, "sslcompression": true,
-	"sslcert": true, "sslkey": true, "sslpassword": true, "sslcertmode": true,
-	"sslrootcert": true, "sslcrl": true, "sslcrldir": true, "sslsni": true,
-	"requirepeer": true, "require_auth": true, "ssl_min_protocol_version": true,
-	"ssl_max_protocol_version": true, "krbsrvname": true, "gsslib": true,
-	"gssdelegation": true, "service": true, "target_session_attrs": true,
-	"load_balance_hosts": true, "ssl": true, "search_path": true,
-	"min_protocol_version": true, "max_protocol_version": true,
+// queryTextParams are connection parameters whose values may reasonably
+// contain a raw '@' (names, paths, options, secrets), unlike enumerations
+// such as sslmode.
+var queryTextParams = map[string]bool{
+	"application_name": true, "fallback_application_name": true, "options": true,
+	"user": true, "dbname": true, "database": true, "host": true, "service": true,
+	"passfile": true, "sslcert": true, "sslkey": true, "sslrootcert": true,
+	"sslcrl": true, "sslcrldir": true, "krbsrvname": true, "requirepeer": true,
+	"password": true, "sslpassword": true,
 }
 
-// containsKnownQuery reports whether s contains "?key=" or "?…&key=" for a
-// known connection parameter key.
-func containsKnownQuery(s string) bool {
-	q := strings.IndexByte(s, '?')
+// inQueryValue reports whether the end of before (the URL after "://" up to
+// an '@') is evidently inside a query parameter value: before has the shape
+// [userinfo@]host[:port][/database]?…&key=value, with a clean host list and
+// numeric ports, and the last parameter's key is in queryTextParams. So in
+// postgres://u:pw@h/db?application_name=a@b the last '@' is a value's, but
+// in postgres://u:?sslmode=x@h/db it ends the userinfo.
+func inQueryValue(before string) bool {
+	q := strings.IndexByte(before, '?')
 	if q < 0 {
 		return false
 	}
-	for _, seg := range strings.Split(s[q+1:], "&") {
-		if k, _, ok := strings.Cut(seg, "="); ok && knownParams[strings.ToLower(k)] {
-			return true
+	head := before[:q]
+	if i := strings.IndexByte(head, '/'); i >= 0 {
+		if strings.ContainsAny(head[i:], "@#") {
+			return false
 		}
+		head = head[:i]
 	}
-	return false
+	if at := strings.LastIndexByte(head, '@'); at >= 0 {
+		head = head[at+1:]
+	}
+	if head == "" || !plausibleHostThenEnd(head, true) {
+		return false
+	}
+	last := before[q+1:]
+	if i := strings.LastIndexByte(last, '&'); i >= 0 {
+		last = last[i+1:]
+	}
+	k, _, ok := strings.Cut(last, "=")
+	return ok && queryTextParams[strings.ToLower(k)]
 }
 
 // connectOnly are sub-delims RFC 3986 allows in userinfo but Connect's guide
@@ -354,7 +375,7 @@ func checkHosts(diags []Diagnosis, raw string, start, end int) []Diagnosis {
 	}
 	pos := start
 	for _, hp := range strings.Split(raw[start:end], ",") {
-		host, port, bad := splitHostPort(hp)
+		host, port, hasPort, bad := splitHostPort(hp)
 		switch {
 		case bad:
 			diags = append(diags, Diagnosis{Offset: pos, Field: "url",
@@ -365,10 +386,10 @@ func checkHosts(diags []Diagnosis, raw string, start, end int) []Diagnosis {
 				Problem: "A host in the host list is empty.",
 				Fix:     "Write a host name before each ':' and between commas."})
 		}
-		if port != "" {
+		if hasPort && !bad {
 			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || !allDigits(port) {
 				diags = append(diags, Diagnosis{Offset: pos + len(hp) - len(port), Field: "url",
-					Problem: "The text after a host's ':' is not a port number from 1 to 65535; if it is a password, the URL is missing the '@' and host, or a character in the password must be percent-encoded.",
+					Problem: "The text after a host's ':' is not a port number from 1 to 65535 (or is empty); if it is a password, the URL is missing the '@' and host, or a character in the password must be percent-encoded.",
 					Fix:     "Write host:port with a numeric port, or percent-encode the password's special characters."})
 			}
 		}
@@ -377,25 +398,26 @@ func checkHosts(diags []Diagnosis, raw string, start, end int) []Diagnosis {
 	return diags
 }
 
-// splitHostPort splits "host", "host:port" or "[v6]:port". bad reports
-// characters no host may contain unencoded.
-func splitHostPort(hp string) (host, port string, bad bool) {
+// splitHostPort splits "host", "host:port" or "[v6]:port". hasPort reports
+// a ':' after the host, even with nothing after it; bad reports characters
+// no host may contain unencoded.
+func splitHostPort(hp string) (host, port string, hasPort, bad bool) {
 	if strings.HasPrefix(hp, "[") {
 		j := strings.IndexByte(hp, ']')
 		if j < 0 {
-			return hp, "", true
+			return hp, "", false, true
 		}
 		host, rest := hp[1:j], hp[j+1:]
 		if rest != "" && rest[0] != ':' {
-			return host, "", true
+			return host, "", false, true
 		}
 		if rest != "" {
-			port = rest[1:]
+			port, hasPort = rest[1:], true
 		}
-		return host, port, host == "" || badHostText(host, true)
+		return host, port, hasPort, host == "" || badHostText(host, true)
 	}
-	host, port, _ = strings.Cut(hp, ":")
-	return host, port, badHostText(host, false)
+	host, port, hasPort = strings.Cut(hp, ":")
+	return host, port, hasPort, badHostText(host, false)
 }
 
 func badHostText(h string, ipv6 bool) bool {

@@ -132,6 +132,37 @@ func TestDiagnose(t *testing.T) {
 			diags: []wantDiag{{13, "url", SeverityError, "not a port number"}},
 		},
 		{
+			name: "empty port: the password may start with '?'", raw: "postgres://u:?sslmode=verify-ca",
+			diags: []wantDiag{{13, "url", SeverityError, "not a port number"}},
+		},
+		{
+			name: "'@' in the database name: the password had a '/' and the host is empty", raw: "postgres://u:12/34@/connect",
+			diags: []wantDiag{
+				{15, "password", SeverityError, "'/'"},
+				{19, "url", SeverityError, "no host"},
+			},
+		},
+		{
+			name: "'@' in the database name", raw: "postgres://h/a@b:x",
+			diags: []wantDiag{{14, "url", SeverityError, "database name contains a raw '@'"}},
+		},
+		{
+			// The heuristic reads the last '@' before a plausible host as the
+			// end of the userinfo, so this is user h, password 5432/a, host b.
+			name: "'@' before a plausible host wins over a database name", raw: "postgres://h:5432/a@b",
+			diags:    []wantDiag{{17, "password", SeverityError, "'/'"}},
+			repaired: "postgres://h:5432%2Fa@b", user: "h", password: "5432/a",
+		},
+		{
+			name: "'@' inside a query password stays in the query", raw: "postgres://u@h/db?password=p@ss",
+			repaired: "postgres://u@h/db?password=p@ss", user: "u", password: "p@ss",
+		},
+		{
+			name: "'@' after an sslmode value ends the userinfo", raw: "postgres://u:?sslmode=x@h/db",
+			diags:    []wantDiag{{13, "password", SeverityError, "'?'"}},
+			repaired: "postgres://u:%3Fsslmode=x@h/db", user: "u", password: "?sslmode=x",
+		},
+		{
 			name: "fragment after the database", raw: "postgres://u@h/db#x",
 			diags: []wantDiag{{17, "url", SeverityError, "fragment"}},
 		},

@@ -157,7 +157,7 @@ func parse(raw string) (*parsed, error) {
 		}
 	}
 	for _, hp := range strings.Split(p.hostSection, ",") {
-		host, port, _ := splitHostPort(hp)
+		host, port, _, _ := splitHostPort(hp)
 		n, _ := strconv.Atoi(port) // checked by analyze
 		p.hosts = append(p.hosts, HostPort{Host: decode(host), Port: n})
 	}

@@ -13,8 +13,8 @@ import (
 // conservative: a password with a raw '@', '/', '?' or '#' cannot leak, at the
 // price of over-redacting a URL that has a raw '@' in its path or query (such
 // as ?application_name=a@b after a host:port). When there is no '@', a
-// "port" that is not a number may be a password written without its host, so
-// everything after that ':' is redacted. The values of password and
+// "port" that is empty or not a number may be a password written without
+// its host, so everything after that ':' is redacted. The values of password and
 // sslpassword query parameters (matched case-insensitively, %-escapes in the
 // key decoded) are redacted up to the next '&' that starts a key=value
 // parameter.
@@ -43,8 +43,6 @@ func redactURL(s string, start int) string {
 		if c := strings.IndexByte(rest[:at], ':'); c >= 0 && c+1 < at {
 			s = s[:start+c+1] + redactedMark + s[start+at:]
 			queryFrom = start + c + 1 + len(redactedMark)
-		} else {
-			queryFrom = start + at
 		}
 	} else {
 		auth := rest
@@ -70,7 +68,7 @@ func nonNumericPort(auth string) int {
 			}
 		}
 		if c := strings.IndexByte(h, ':'); c >= 0 {
-			if port := h[c+1:]; port != "" && !allDigits(port) {
+			if port := h[c+1:]; !allDigits(port) { // an empty port is suspicious too
 				return pos + len(hp) - len(h) + c
 			}
 		}
