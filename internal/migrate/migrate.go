@@ -46,6 +46,8 @@ type Options struct {
 
 // Progress shows the copy of each table.
 type Progress interface {
+	// Begin announces the tables and rows of the next target database.
+	Begin(tables int, rows int64)
 	Table(source, table string, index, total int, rows int64) ProgressBar
 }
 
@@ -75,6 +77,7 @@ type DatabaseReport struct {
 	Tables   []TableReport `json:"tables"`
 	Warnings []string      `json:"warnings"`
 	Plan     *Plan         `json:"-"`
+	PlanSQL  string        `json:"plan_sql,omitempty"` // dry run only
 }
 
 // TableReport is one copied (or, in a dry run, scanned) table.
@@ -154,6 +157,15 @@ func openJob(ctx context.Context, job Job) ([]*openSource, *Plan, error) {
 		}
 	}
 	return srcs, plan, nil
+}
+
+// Rows is the number of rows the plan's tables held when they were counted.
+func (p *Plan) Rows() int64 {
+	var n int64
+	for _, t := range p.Tables {
+		n += t.Rows
+	}
+	return n
 }
 
 func sourceOf(srcs []*openSource, label string) *openSource {

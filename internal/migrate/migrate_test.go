@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/connectdb/connectdb/internal/cmdutil"
+	"github.com/connectdb/connectdb/internal/config"
 	"github.com/connectdb/connectdb/internal/migrate/sqlitegen"
 	"github.com/connectdb/connectdb/internal/pgtest"
 	"github.com/connectdb/connectdb/internal/target"
@@ -49,7 +50,7 @@ func newEnv(t testing.TB) *env {
 func (e *env) target(t testing.TB) *target.Target {
 	t.Helper()
 	f := &cmdutil.Factory{Globals: &cmdutil.Globals{URL: e.url}, Getenv: func(string) string { return "" }}
-	set, err := target.Resolve(context.Background(), f)
+	set, err := target.FromConfig(context.Background(), f, config.Default())
 	if err != nil {
 		t.Fatal(err)
 	}

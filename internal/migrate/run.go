@@ -26,7 +26,12 @@ func DryRun(ctx context.Context, jobs []Job, opts Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		dr := DatabaseReport{Sources: job.Sources, Warnings: plan.Warnings, Plan: plan}
+		var sqlText strings.Builder
+		plan.Render(&sqlText)
+		dr := DatabaseReport{Sources: job.Sources, Warnings: plan.Warnings, Plan: plan, PlanSQL: sqlText.String()}
+		if opts.Progress != nil {
+			opts.Progress.Begin(len(plan.Tables), plan.Rows())
+		}
 		if job.Target != nil {
 			dr.Target, dr.Schema = job.Target.Redacted, job.Target.Schema
 		}
@@ -209,8 +214,22 @@ func prepare(ctx context.Context, r *running, opts Options) error {
 	if err != nil {
 		return err
 	}
+	for _, s := range r.srcs {
+		v, err := s.snap.ForeignKeyViolations(ctx, 1)
+		if err != nil {
+			return err
+		}
+		if len(v) > 0 {
+			p := fkProblem(s.Label, s.schema, v[0])
+			return &BadValueError{Source: s.Label, Table: p.Table, Row: p.Row, Column: p.Column, Reason: p.Reason,
+				Fix: "delete or correct the orphaned row in SQLite (with Connect stopped, after a backup); 'connectdb migrate --dry-run' lists them all"}
+		}
+	}
 	r.report = DatabaseReport{Target: t.Redacted, Sources: r.job.Sources, Warnings: r.plan.Warnings, Plan: r.plan}
 
+	if opts.Progress != nil {
+		opts.Progress.Begin(len(r.plan.Tables), r.plan.Rows())
+	}
 	r.conn, err = t.Connect(ctx, opts.ConnectTimeout)
 	if err != nil {
 		return errUnreachable(err)
