@@ -172,6 +172,9 @@ func Run(ctx context.Context, jobs []Job, opts Options) (rep *Report, err error)
 		r := &running{job: job}
 		runs = append(runs, r)
 		if err := prepare(ctx, r, opts); err != nil {
+			if r.tx != nil && !IsBadData(err) && ctx.Err() == nil {
+				err = fmt.Errorf("%w; nothing was committed and a re-run needs no clean-up", err)
+			}
 			return nil, err
 		}
 		rep.Rows += sumRows(r.report.Tables)
@@ -291,7 +294,7 @@ func prepare(ctx context.Context, r *running, opts Options) error {
 	}
 	for _, stmt := range r.plan.PostData() {
 		if _, err := r.tx.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("%s: %w; the transaction was rolled back", stmt, pgErr(err))
+			return fmt.Errorf("%s: %w", stmt, pgErr(err))
 		}
 	}
 	for _, tp := range r.plan.Tables {

@@ -1,0 +1,243 @@
+package migrate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func (e *env) targetWithApp(t testing.TB, app string) *env {
+	c := *e
+	c.url = srv.URL(e.role, e.pw, e.db, "sslmode=disable", "application_name="+app)
+	return &c
+}
+
+// advisoryLocks counts the advisory locks held in db.
+func advisoryLocks(t testing.TB, db string) int {
+	t.Helper()
+	var n int
+	mustScan(t, srv.Conn(t, db), "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())", &n)
+	return n
+}
+
+func TestLockHeldByAnotherSessionTimesOut(t *testing.T) {
+	ctx := context.Background()
+	path := genCore(t, 2000)
+	e := newEnv(t)
+	holder := srv.Conn(t, e.db)
+	if _, err := holder.Exec(ctx, "SET application_name = 'other-connect-node'"); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	mustScan(t, holder, fmt.Sprintf("SELECT pg_backend_pid() FROM (SELECT pg_advisory_lock(%d)) x", DefaultLockKey.Big), &pid)
+
+	var log bytes.Buffer
+	opts := testOptions()
+	opts.LockTimeout = 1500 * time.Millisecond
+	opts.Log = &log
+	start := time.Now()
+	_, err := Run(ctx, []Job{{Target: e.target(t), Sources: []Source{{Label: "core", Path: path}}}}, opts)
+	var lt *LockTimeoutError
+	if !errors.As(err, &lt) {
+		t.Fatalf("error = %v, want a lock timeout", err)
+	}
+	if time.Since(start) < opts.LockTimeout {
+		t.Errorf("gave up after %s, before the %s timeout", time.Since(start), opts.LockTimeout)
+	}
+	if lt.Holder == nil || lt.Holder.PID != pid || lt.Holder.Application != "other-connect-node" {
+		t.Fatalf("holder = %+v, want pid %d application other-connect-node", lt.Holder, pid)
+	}
+	for _, w := range []string{fmt.Sprintf("pid %d", pid), `application "other-connect-node"`, "pg_terminate_backend(" + fmt.Sprint(pid) + ")", DefaultLockKey.String()} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q lacks %q", err, w)
+		}
+	}
+	if !strings.Contains(log.String(), "waiting up to") || !strings.Contains(log.String(), fmt.Sprintf("pid %d", pid)) {
+		t.Errorf("wait message = %q", log.String())
+	}
+	if n := tableCount(t, e.db); n != 0 {
+		t.Errorf("%d tables created without the lock", n)
+	}
+
+	// Released while waiting: the run proceeds.
+	go func() {
+		time.Sleep(700 * time.Millisecond)
+		_, _ = holder.Exec(context.Background(), "SELECT pg_advisory_unlock_all()")
+	}()
+	opts.LockTimeout = 30 * time.Second
+	if _, err := Run(ctx, []Job{{Target: e.target(t), Sources: []Source{{Label: "core", Path: path}}}}, opts); err != nil {
+		t.Fatal(err)
+	}
+	if n := advisoryLocks(t, e.db); n != 0 {
+		t.Errorf("%d advisory locks held after the run", n)
+	}
+}
+
+func TestLockIDPair(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	holder := srv.Conn(t, e.db)
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock(7, 9)"); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions()
+	opts.LockKey, _ = ParseLockKey("7,9")
+	opts.LockTimeout = 600 * time.Millisecond
+	path := makeDB(t, "CREATE TABLE a (id INTEGER PRIMARY KEY)")
+	_, err := Run(ctx, []Job{{Target: e.target(t), Sources: []Source{{Label: "core", Path: path}}}}, opts)
+	var lt *LockTimeoutError
+	if !errors.As(err, &lt) || lt.Holder == nil {
+		t.Fatalf("error = %v, want a lock timeout naming the holder", err)
+	}
+}
+
+func TestConcurrentRunsOneWins(t *testing.T) {
+	ctx := context.Background()
+	path := genCore(t, 20000)
+	e := newEnv(t)
+	opts := testOptions()
+	opts.LockTimeout = time.Minute
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = Run(ctx, []Job{{Target: e.target(t), Sources: []Source{{Label: "core", Path: path}}}}, opts)
+		}()
+	}
+	wg.Wait()
+	ok, exists := 0, 0
+	for _, err := range errs {
+		var te *TablesExistError
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &te):
+			exists++
+			if len(te.Tables) != 10 || !strings.Contains(err.Error(), "--drop-existing") {
+				t.Errorf("refusal = %v", err)
+			}
+		default:
+			t.Errorf("unexpected error: %v", err)
+		}
+	}
+	if ok != 1 || exists != 1 {
+		t.Fatalf("%d succeeded and %d refused, want 1 and 1", ok, exists)
+	}
+	compareAll(t, path, e.db)
+	// --drop-existing replaces the tables.
+	opts.DropExisting = true
+	if _, err := Run(ctx, []Job{{Target: e.target(t), Sources: []Source{{Label: "core", Path: path}}}}, opts); err != nil {
+		t.Fatal(err)
+	}
+	compareAll(t, path, e.db)
+}
+
+// TestKilledConnectionLeavesTargetUnchanged terminates the migrating
+// backend at different points; each time the target must be exactly as
+// before (no tables, no lock) and a plain re-run must succeed.
+func TestKilledConnectionLeavesTargetUnchanged(t *testing.T) {
+	ctx := context.Background()
+	path := genCore(t, 20000)
+	points := []string{"CREATE TABLE%", "COPY%", `SELECT "%`, "%PRIMARY KEY%", "CREATE INDEX%", "%FOREIGN KEY%", "ANALYZE%", "%RESTART WITH%"}
+	killed := 0
+	for i, point := range points {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			e := newEnv(t)
+			app := fmt.Sprintf("migrate-fault-%d", i)
+			te := e.targetWithApp(t, app)
+			watcher := srv.Conn(t, "postgres")
+			done := make(chan struct{})
+			var hit bool
+			wctx, stop := context.WithTimeout(ctx, 30*time.Second)
+			defer stop()
+			go func() {
+				defer close(done)
+				for wctx.Err() == nil {
+					var n int
+					err := watcher.QueryRow(wctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+						WHERE application_name = $1 AND state = 'active' AND query ILIKE $2`, app, point).Scan(&n)
+					if err != nil || n > 0 {
+						hit = n > 0
+						return
+					}
+				}
+			}()
+			_, err := Run(ctx, []Job{{Target: te.target(t), Sources: []Source{{Label: "core", Path: path}}}}, testOptions())
+			stop()
+			<-done
+			if err == nil {
+				// The point passed unseen (or was after the commit, such as ANALYZE).
+				if n := tableCount(t, e.db); n != 10 {
+					t.Fatalf("run succeeded but %d tables exist", n)
+				}
+				return
+			}
+			if !hit {
+				t.Fatalf("run failed without a kill: %v", err)
+			}
+			killed++
+			if n := tableCount(t, e.db); n != 0 {
+				t.Fatalf("killed at %s: %d tables left behind (error: %v)", point, n, err)
+			}
+			waitNoLocks(t, e.db)
+			if _, err := Run(ctx, []Job{{Target: e.target(t), Sources: []Source{{Label: "core", Path: path}}}}, testOptions()); err != nil {
+				t.Fatalf("re-run after the kill: %v", err)
+			}
+			compareAll(t, path, e.db)
+		})
+	}
+	if killed < 4 {
+		t.Errorf("only %d of %d trials were interrupted; the kill points were missed", killed, len(points))
+	}
+}
+
+func TestCancelRollsBackAndReleasesLock(t *testing.T) {
+	path := genCore(t, 20000)
+	e := newEnv(t)
+	te := e.targetWithApp(t, "migrate-cancel")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	watcher := srv.Conn(t, "postgres")
+	go func() {
+		for ctx.Err() == nil {
+			var n int
+			_ = watcher.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'migrate-cancel' AND query ILIKE 'COPY%'`).Scan(&n)
+			if n > 0 {
+				cancel()
+				return
+			}
+		}
+	}()
+	_, err := Run(ctx, []Job{{Target: te.target(t), Sources: []Source{{Label: "core", Path: path}}}}, testOptions())
+	if err == nil || !strings.Contains(err.Error(), "interrupted") || !errors.Is(err, context.Canceled) {
+		t.Fatalf("error = %v, want an interruption", err)
+	}
+	waitNoLocks(t, e.db)
+	if n := tableCount(t, e.db); n != 0 {
+		t.Fatalf("%d tables left after the cancellation", n)
+	}
+	if _, err := Run(context.Background(), []Job{{Target: e.target(t), Sources: []Source{{Label: "core", Path: path}}}}, testOptions()); err != nil {
+		t.Fatalf("re-run: %v", err)
+	}
+}
+
+// waitNoLocks waits for the advisory locks of db to go: a terminated
+// backend releases them as it exits, a moment after the client sees the
+// connection drop.
+func waitNoLocks(t testing.TB, db string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for advisoryLocks(t, db) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("an advisory lock is still held 5s after the run ended")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
