@@ -50,7 +50,7 @@ func CheckNotInUse(path string) error {
 		return err
 	}
 	if pid != 0 {
-		return &InUseError{Path: path, PID: pid, Detail: "holds a lock on it (a transaction is running)"}
+		return &InUseError{Path: path, PID: pid, Detail: "has it open (it holds a SQLite lock on the file)"}
 	}
 	if fi, err := os.Stat(path + "-shm"); err == nil && fi.Size() > shmDMSByte {
 		pid, err := lockHolder(path+"-shm", shmDMSByte, 1)
