@@ -112,9 +112,21 @@ func maybe[T any](r *rand.Rand, pNull float64, v T) any {
 	return v
 }
 
-// Generate writes a core database with about rows rows in all to path,
-// deterministically for a given seed.
+// Options vary the generated data.
+type Options struct {
+	// TextTimestamps stores every timestamp as text, never as a Unix epoch
+	// integer (which pgloader cannot load), for the pgloader comparison.
+	TextTimestamps bool
+}
+
+// Generate writes a core database with about rows rows in all (0.93 × rows
+// + 100) to path, deterministically for a given seed.
 func Generate(ctx context.Context, path string, rows int, seed uint64) error {
+	return GenerateWith(ctx, path, rows, seed, Options{})
+}
+
+// GenerateWith is Generate with options.
+func GenerateWith(ctx context.Context, path string, rows int, seed uint64, o Options) error {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)")
 	if err != nil {
 		return err
@@ -173,7 +185,11 @@ func Generate(ctx context.Context, path string, rows int, seed uint64) error {
 		}},
 		{"INSERT INTO jobs (id, app_id, status, started_at, finished_at, exit_code, log) VALUES (?,?,?,?,?,?,?)", nJobs, func(i int) []any {
 			s := base.Unix() + int64(i)*7
-			return []any{i, maybe(r, 0.05, 1+r.IntN(nApps)), r.IntN(4), s, maybe(r, 0.2, TimeText(time.Unix(s+int64(r.IntN(600)), int64(r.IntN(1e6))*1000).UTC())),
+			var started any = s
+			if o.TextTimestamps {
+				started = time.Unix(s, 0).UTC().Format("2006-01-02 15:04:05")
+			}
+			return []any{i, maybe(r, 0.05, 1+r.IntN(nApps)), r.IntN(4), started, maybe(r, 0.2, TimeText(time.Unix(s+int64(r.IntN(600)), int64(r.IntN(1e6))*1000).UTC())),
 				maybe(r, 0.2, r.IntN(3)-1), maybe(r, 0.4, text(r, 1+r.IntN(8)))}
 		}},
 		{"INSERT INTO settings (key, value, updated) VALUES (?,?,?)", 50, func(i int) []any {
