@@ -113,3 +113,33 @@ func TestBadData(t *testing.T) {
 		})
 	}
 }
+
+// TestEdgeValues copies extreme but valid values of every kind and checks
+// them value by value (and so the binary verification path).
+func TestEdgeValues(t *testing.T) {
+	path := makeDB(t,
+		"CREATE TABLE edge (id INTEGER PRIMARY KEY, i INTEGER, r REAL, n NUMERIC, b BOOLEAN, ts DATETIME, d DATE, t TEXT, bl BLOB)",
+		"INSERT INTO edge VALUES (1, -9223372036854775808, -0.0, '-0.000100', 0, '1969-12-31 23:59:59.999999', '1900-01-01', '', x'')",
+		"INSERT INTO edge VALUES (2, 9223372036854775807, 1e308, 12345678901234567890, 1, '0001-01-01 00:00:00', '2999-12-31', 'ünï 🎉', x'00')",
+		"INSERT INTO edge VALUES (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+		"INSERT INTO edge VALUES (4, 0, 5e-324, '1e5', 'true', -86400, '2000-01-01', 'x', 'text in blob')",
+	)
+	e := newEnv(t)
+	rep, err := Run(context.Background(), []Job{{Target: e.target(t), Sources: []Source{{Label: "core", Path: path}}}}, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Databases[0].Tables[0].Verified || rep.Databases[0].Tables[0].Rows != 4 {
+		t.Fatalf("report %+v", rep.Databases[0].Tables[0])
+	}
+	var ts, d string
+	mustScan(t, srv.Conn(t, e.db), "SELECT ts AT TIME ZONE 'UTC' || '', d::text FROM edge WHERE id = 1", &ts, &d)
+	if ts != "1969-12-31 23:59:59.999999" || d != "1900-01-01" {
+		t.Errorf("ts %q d %q", ts, d)
+	}
+	var n string
+	mustScan(t, srv.Conn(t, e.db), "SELECT n::text FROM edge WHERE id = 4", &n)
+	if n != "100000" {
+		t.Errorf("n = %q", n)
+	}
+}

@@ -58,6 +58,77 @@ func (h *rowHasher) add(v any) error {
 	return nil
 }
 
+// pgEpochMicros is 2000-01-01 UTC, PostgreSQL's timestamp epoch, in Unix
+// microseconds.
+const pgEpochMicros = 946684800000000
+
+// addWire adds a value in PostgreSQL's binary wire format (nil for NULL)
+// for a column of kind k, encoding it exactly as add does for the Go value
+// it stands for. It returns the value's size for the report.
+func (h *rowHasher) addWire(k Kind, b []byte) (int, error) {
+	if b == nil {
+		h.buf = append(h.buf, 'N')
+		return 0, nil
+	}
+	fixed := func(n int) error {
+		if len(b) != n {
+			return fmt.Errorf("internal error: %d-byte %s value", len(b), k.PGType())
+		}
+		return nil
+	}
+	switch k {
+	case KindBigint:
+		if err := fixed(8); err != nil {
+			return 0, err
+		}
+		h.buf = append(append(h.buf, 'I'), b...)
+		return 8, nil
+	case KindDouble:
+		if err := fixed(8); err != nil {
+			return 0, err
+		}
+		bits := binary.BigEndian.Uint64(b)
+		if math.IsNaN(math.Float64frombits(bits)) {
+			bits = math.Float64bits(math.NaN())
+		}
+		h.buf = binary.BigEndian.AppendUint64(append(h.buf, 'F'), bits)
+		return 8, nil
+	case KindBoolean:
+		if err := fixed(1); err != nil {
+			return 0, err
+		}
+		if b[0] != 0 {
+			h.buf = append(h.buf, 'T')
+		} else {
+			h.buf = append(h.buf, 'F', 'F')
+		}
+		return 1, nil
+	case KindText, KindNumeric: // numeric is read as ::text
+		h.buf = binary.BigEndian.AppendUint32(append(h.buf, 'S'), uint32(len(b)))
+		h.buf = append(h.buf, b...)
+		return len(b), nil
+	case KindBytea:
+		h.buf = binary.BigEndian.AppendUint32(append(h.buf, 'B'), uint32(len(b)))
+		h.buf = append(h.buf, b...)
+		return len(b), nil
+	case KindTimestamp:
+		if err := fixed(8); err != nil {
+			return 0, err
+		}
+		us := int64(binary.BigEndian.Uint64(b)) + pgEpochMicros
+		h.buf = binary.BigEndian.AppendUint64(append(h.buf, 'D'), uint64(us))
+		return 8, nil
+	case KindDate:
+		if err := fixed(4); err != nil {
+			return 0, err
+		}
+		days := int64(int32(binary.BigEndian.Uint32(b)))
+		h.buf = binary.BigEndian.AppendUint64(append(h.buf, 'D'), uint64(days*86400_000000+pgEpochMicros))
+		return 8, nil
+	}
+	return 0, fmt.Errorf("internal error: no wire encoding for %s", k.PGType())
+}
+
 // sum returns the FNV-1a hash of the row.
 func (h *rowHasher) sum() uint64 {
 	const offset, prime = 14695981039346656037, 1099511628211

@@ -78,6 +78,9 @@ type DatabaseReport struct {
 	Warnings []string      `json:"warnings"`
 	Plan     *Plan         `json:"-"`
 	PlanSQL  string        `json:"plan_sql,omitempty"` // dry run only
+	// Phases holds the seconds spent in each step: copy, verify,
+	// constraints (keys, indexes, foreign keys, identities), commit, analyze.
+	Phases map[string]float64 `json:"phases,omitempty"`
 }
 
 // TableReport is one copied (or, in a dry run, scanned) table.
@@ -120,7 +123,9 @@ func (o *openSource) close() {
 }
 
 // openJob opens the sources of a job and plans its schema.
-func openJob(ctx context.Context, job Job) ([]*openSource, *Plan, error) {
+// With count, every table's rows are counted (for the dry run and the
+// progress bars).
+func openJob(ctx context.Context, job Job, count bool) ([]*openSource, *Plan, error) {
 	var srcs []*openSource
 	fail := func(err error) ([]*openSource, *Plan, error) {
 		for _, s := range srcs {
@@ -151,6 +156,9 @@ func openJob(ctx context.Context, job Job) ([]*openSource, *Plan, error) {
 		return fail(err)
 	}
 	for _, t := range plan.Tables {
+		if !count {
+			break
+		}
 		o := sourceOf(srcs, t.Source)
 		if t.Rows, err = o.snap.Count(ctx, t.Table.Name); err != nil {
 			return fail(err)
@@ -336,13 +344,33 @@ func pgChecksum(ctx context.Context, tx pgx.Tx, t *TablePlan) (Checksum, error) 
 	}
 	defer rows.Close()
 	var h rowHasher
+	raw := true
+	for i, fd := range rows.FieldDescriptions() {
+		k := t.Columns[i].Kind
+		if fd.Format != pgx.BinaryFormatCode && k != KindText && k != KindNumeric {
+			raw = false
+		}
+	}
 	for rows.Next() {
+		h.reset()
+		size := 0
+		if raw {
+			// Hash the binary wire values directly: no decoding, no
+			// allocation (see rowHasher.addWire).
+			for i, b := range rows.RawValues() {
+				n, err := h.addWire(t.Columns[i].Kind, b)
+				if err != nil {
+					return sum, fmt.Errorf("verifying %s.%s: %w", t.Table.Name, t.Columns[i].Name, err)
+				}
+				size += n
+			}
+			sum.addRow(&h, size)
+			continue
+		}
 		vals, err := rows.Values()
 		if err != nil {
 			return sum, err
 		}
-		h.reset()
-		size := 0
 		for _, v := range vals {
 			if err := h.add(v); err != nil {
 				return sum, err

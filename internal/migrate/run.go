@@ -22,7 +22,7 @@ func DryRun(ctx context.Context, jobs []Job, opts Options) (*Report, error) {
 	start := time.Now()
 	rep := &Report{DryRun: true}
 	for _, job := range jobs {
-		srcs, plan, err := openJob(ctx, job)
+		srcs, plan, err := openJob(ctx, job, true)
 		if err != nil {
 			return nil, err
 		}
@@ -180,18 +180,23 @@ func Run(ctx context.Context, jobs []Job, opts Options) (rep *Report, err error)
 		rep.Rows += sumRows(r.report.Tables)
 	}
 	for _, r := range runs {
-		if err := r.tx.Commit(ctx); err != nil {
+		start := time.Now()
+		err := r.tx.Commit(ctx)
+		r.phase("commit", start)
+		if err != nil {
 			return nil, fmt.Errorf("committing the migration into %s: %w", r.job.Target.Redacted, err)
 		}
 		r.tx = nil
 	}
 	rep.Committed = true
 	for _, r := range runs {
+		start := time.Now()
 		for _, t := range r.plan.Tables {
 			if _, err := r.conn.Exec(ctx, "ANALYZE "+quoteIdent(t.Table.Name)); err != nil {
 				r.report.Warnings = append(r.report.Warnings, fmt.Sprintf("ANALYZE %s failed after the commit (%v); run ANALYZE yourself", t.Table.Name, err))
 			}
 		}
+		r.phase("analyze", start)
 		for _, t := range r.report.Tables {
 			rep.Bytes += t.Bytes
 		}
@@ -209,24 +214,37 @@ func sumRows(ts []TableReport) int64 {
 	return n
 }
 
+// orphan names the first SQLite row whose foreign key points nowhere. It
+// runs only once PostgreSQL has refused a foreign key, so a clean database
+// does not pay for PRAGMA foreign_key_check.
+func (r *running) orphan(ctx context.Context) error {
+	for _, s := range r.srcs {
+		v, err := s.snap.ForeignKeyViolations(ctx, 1)
+		if err != nil || len(v) == 0 {
+			continue
+		}
+		p := fkProblem(s.Label, s.schema, v[0])
+		return &BadValueError{Source: s.Label, Table: p.Table, Row: p.Row, Column: p.Column, Reason: p.Reason,
+			Fix: "delete or correct the orphaned row in SQLite (with Connect stopped, after a backup); 'connectdb migrate --dry-run' lists them all"}
+	}
+	return nil
+}
+
+// phase adds the time since start to the named phase of the report.
+func (r *running) phase(name string, start time.Time) {
+	if r.report.Phases == nil {
+		r.report.Phases = map[string]float64{}
+	}
+	r.report.Phases[name] += time.Since(start).Seconds()
+}
+
 // prepare runs one job up to, not including, the commit.
 func prepare(ctx context.Context, r *running, opts Options) error {
 	t := r.job.Target
 	var err error
-	r.srcs, r.plan, err = openJob(ctx, r.job)
+	r.srcs, r.plan, err = openJob(ctx, r.job, opts.Progress != nil)
 	if err != nil {
 		return err
-	}
-	for _, s := range r.srcs {
-		v, err := s.snap.ForeignKeyViolations(ctx, 1)
-		if err != nil {
-			return err
-		}
-		if len(v) > 0 {
-			p := fkProblem(s.Label, s.schema, v[0])
-			return &BadValueError{Source: s.Label, Table: p.Table, Row: p.Row, Column: p.Column, Reason: p.Reason,
-				Fix: "delete or correct the orphaned row in SQLite (with Connect stopped, after a backup); 'connectdb migrate --dry-run' lists them all"}
-		}
 	}
 	r.report = DatabaseReport{Target: t.Redacted, Sources: r.job.Sources, Warnings: r.plan.Warnings, Plan: r.plan}
 
@@ -275,6 +293,11 @@ func prepare(ctx context.Context, r *running, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("starting the migration transaction: %w", err)
 	}
+	// Index builds and foreign-key validation run after the data; give them
+	// memory for this transaction only.
+	if _, err := r.tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'"); err != nil {
+		return fmt.Errorf("setting maintenance_work_mem: %w", err)
+	}
 	for _, name := range existing {
 		if _, err := r.tx.Exec(ctx, "DROP TABLE IF EXISTS "+quoteIdent(name)+" CASCADE"); err != nil {
 			return fmt.Errorf("dropping the existing table %s (--drop-existing): %w", name, pgErr(err))
@@ -292,8 +315,16 @@ func prepare(ctx context.Context, r *running, opts Options) error {
 		}
 		r.report.Tables = append(r.report.Tables, tr)
 	}
+	cstart := time.Now()
+	defer r.phase("constraints", cstart)
 	for _, stmt := range r.plan.PostData() {
 		if _, err := r.tx.Exec(ctx, stmt); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "23503" { // foreign_key_violation
+				if bad := r.orphan(ctx); bad != nil {
+					return bad
+				}
+			}
 			return fmt.Errorf("%s: %w", stmt, pgErr(err))
 		}
 	}
@@ -344,7 +375,10 @@ func copyTable(ctx context.Context, r *running, tp *TablePlan, i, n int, opts Op
 	if copied != src.sum.Rows {
 		return TableReport{}, fmt.Errorf("copying table %s: PostgreSQL received %d rows, %d were sent", tp.Table.Name, copied, src.sum.Rows)
 	}
+	r.phase("copy", start)
+	vstart := time.Now()
 	post, err := pgChecksum(ctx, r.tx, tp)
+	r.phase("verify", vstart)
 	if err != nil {
 		return TableReport{}, err
 	}
