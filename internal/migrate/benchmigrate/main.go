@@ -22,6 +22,7 @@ import (
 )
 
 type result struct {
+	cpu     float64 // user + system seconds of the tool's process
 	tool    string
 	rows    int64
 	seconds float64
@@ -95,14 +96,14 @@ func run(connectdb, pgloader, sizes, work string, repeat int) error {
 	}
 
 	fmt.Printf("\nfastest of %d runs each; PEAK RSS is the largest seen\n", repeat)
-	fmt.Printf("%-10s %-10s %10s %9s %12s %10s  %s\n", "TOOL", "ROWS", "SECONDS", "", "ROWS/S", "PEAK RSS", "NOTE")
+	fmt.Printf("%-10s %-10s %10s %9s %12s %10s  %s\n", "TOOL", "ROWS", "SECONDS", "CPU", "ROWS/S", "PEAK RSS", "NOTE")
 	for _, row := range results {
 		for _, r := range row {
 			rate := "-"
 			if r.seconds > 0 {
 				rate = strconv.FormatInt(int64(float64(r.rows)/r.seconds), 10)
 			}
-			fmt.Printf("%-10s %-10d %10.2f %9s %12s %8.1fMB  %s\n", r.tool, r.rows, r.seconds, "", rate, float64(r.rssKB)/1024, r.note)
+			fmt.Printf("%-10s %-10d %10.2f %8.2fs %12s %8.1fMB  %s\n", r.tool, r.rows, r.seconds, r.cpu, rate, float64(r.rssKB)/1024, r.note)
 		}
 		if len(row) == 2 && row[1].seconds > 0 && row[0].seconds > 0 {
 			speedup := (float64(row[0].rows) / row[0].seconds) / (float64(row[1].rows) / row[1].seconds)
@@ -133,6 +134,18 @@ func faster(a, b result) result {
 var pgloaderTotal = regexp.MustCompile(`Total import time\s+(✓|\d+)\s+(\d+)`)
 
 var rssRE = regexp.MustCompile(`Maximum resident set size \(kbytes\): (\d+)`)
+
+var cpuRE = regexp.MustCompile(`(?:User|System) time \(seconds\): ([0-9.]+)`)
+
+// cpuSeconds is the user + system time /usr/bin/time reported.
+func cpuSeconds(stderr string) float64 {
+	var t float64
+	for _, m := range cpuRE.FindAllStringSubmatch(stderr, -1) {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		t += v
+	}
+	return t
+}
 
 func timed(ctx context.Context, name string, args ...string) (stdout []byte, seconds float64, rssKB int64, stderr string, err error) {
 	cmd := exec.CommandContext(ctx, "/usr/bin/time", append([]string{"-v", name}, args...)...)
@@ -176,7 +189,7 @@ func runConnectdb(ctx context.Context, srv *pgtest.Server, bin, file string) (re
 		p := rep.Databases[0].Phases
 		note += fmt.Sprintf(" (copy %.1fs, verify %.1fs, keys/indexes/FKs %.1fs, analyze %.1fs)", p["copy"], p["verify"], p["constraints"], p["analyze"])
 	}
-	return result{tool: "connectdb", rows: rep.Rows, seconds: secs, rssKB: rss, note: note}, nil
+	return result{tool: "connectdb", rows: rep.Rows, seconds: secs, rssKB: rss, cpu: cpuSeconds(stderr), note: note}, nil
 }
 
 func runPgloader(ctx context.Context, srv *pgtest.Server, bin, file string, rows int64) result {
@@ -187,7 +200,7 @@ func runPgloader(ctx context.Context, srv *pgtest.Server, bin, file string, rows
 	// pgloader speaks to the server's Unix socket, where the harness trusts local users.
 	target := fmt.Sprintf("postgresql://%s@unix:%s:%d/%s", srv.SuperUser, srv.SocketDir, srv.Port, db)
 	out, secs, rss, stderr, err := timed(ctx, bin, "sqlite://"+file, target)
-	r := result{tool: "pgloader", rows: rows, seconds: secs, rssKB: rss, note: "no verification"}
+	r := result{tool: "pgloader", rows: rows, seconds: secs, rssKB: rss, cpu: cpuSeconds(stderr), note: "no verification"}
 	if err != nil {
 		r.note = fmt.Sprintf("pgloader failed: %v: %s", err, lastLines(stderr, 3))
 		r.seconds = 0
