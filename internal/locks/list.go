@@ -75,8 +75,8 @@ type Snapshot struct {
 	AllDatabases     bool      `json:"all_databases"`
 	Locks            []Lock    `json:"locks"`
 	// Active lists the other sessions that are running a statement right
-	// now in the listed database(s) and belong to a role that holds an
-	// advisory lock: a migration may run on one connection while its lock
+	// now (not waiting for an advisory lock) in the listed database(s) and
+	// belong to a role that holds an advisory lock: a migration may run on one connection while its lock
 	// sits on another, idle one.
 	Active []Session `json:"active_sessions"`
 }
@@ -125,6 +125,7 @@ SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        a.state, a.query, a.wait_event_type || ':' || a.wait_event, true, a.can_signal, a.rolsuper
 FROM a, me
 WHERE a.state = 'active' AND a.pid <> me.pid AND a.backend_type = 'client backend'
+  AND NOT (a.wait_event_type = 'Lock' AND a.wait_event = 'advisory')
   AND (%s OR a.datid = me.dboid)
   AND a.usesysid IN (SELECT a2.usesysid FROM l JOIN a a2 ON a2.pid = l.pid)
 `

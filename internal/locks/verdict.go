@@ -106,7 +106,7 @@ func Assess(snap *Snapshot, l Lock, stuckAfter time.Duration) Verdict {
 		return Verdict{VerdictBusy, fmt.Sprintf("held by pid %d (%s), %s for %s, but pid %d of the same role and client is running %s for %s: a migration may be running on another connection — wait",
 			l.PID, who, s.State, FormatAge(idle), sib.PID, quoteQuery(sib.Query, 60), FormatAge(Age(snap.Now, sib.QueryStart)))}
 	}
-	if idle < stuckAfter {
+	if s.StateChange != nil && snap.Now.Sub(*s.StateChange) < stuckAfter {
 		return Verdict{VerdictRecent, fmt.Sprintf("held by pid %d (%s), %s for only %s: it may be between migration steps — check again in a minute",
 			l.PID, who, s.State, FormatAge(idle))}
 	}
