@@ -271,7 +271,11 @@ func writePlan(w io.Writer, cs *iostreams.ColorScheme, rep *Report) {
 		}
 		fmt.Fprintln(w)
 		if c.Session != nil && c.Session.Visible && c.Session.Query != "" {
-			fmt.Fprintf(w, "  last query: %s\n", locks.OneLine(c.Session.Query, 80))
+			label := "last query"
+			if c.Session.State == "active" {
+				label = "running"
+			}
+			fmt.Fprintf(w, "  %s: %s\n", label, locks.OneLine(c.Session.Query, 80))
 		}
 	}
 	for _, n := range rep.Notes {
