@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // ListOptions choose which advisory locks List and Read return.
@@ -81,146 +83,167 @@ type Snapshot struct {
 	Active []Session `json:"active_sessions"`
 }
 
-// listSQL reads everything in one statement so that the whole answer costs
-// one round trip: one row of facts about the connection (kind 0), the
-// advisory rows of pg_locks (kind 1) and the active sessions of the roles
-// that hold advisory locks (kind 2). %s is the database filter, %s the key
-// filter, both built from integers only.
-const listSQL = `
-WITH me AS (
-  SELECT clock_timestamp() AS now, pg_backend_pid() AS pid, current_database() AS db,
-         current_user::text AS usr, current_setting('server_version_num')::int AS ver,
-         current_setting('is_superuser')::bool AS su,
-         pg_has_role('pg_read_all_stats', 'USAGE') AS stats,
-         pg_has_role('pg_signal_backend', 'USAGE') AS sig,
-         (SELECT oid FROM pg_database WHERE datname = current_database()) AS dboid
-), l AS (
-  SELECT l.classid, l.objid, l.objsubid, l.database, l.mode, l.granted, l.pid, l.virtualtransaction
-  FROM pg_locks l, me
-  WHERE l.locktype = 'advisory' AND %s AND %s
-), a AS (
-  SELECT a.*, r.rolsuper,
-         CASE WHEN a.usesysid IS NULL THEN false
-              WHEN me.su THEN true
-              WHEN coalesce(r.rolsuper, false) THEN false
-              ELSE me.sig OR pg_has_role(a.usesysid, 'USAGE') END AS can_signal
-  FROM pg_stat_activity a CROSS JOIN me LEFT JOIN pg_roles r ON r.oid = a.usesysid
-)
-SELECT 0 AS kind, me.now, me.pid, me.db, me.usr, me.ver, me.su, me.stats, me.sig,
-       NULL::oid, NULL::oid, NULL::int2, NULL::oid, NULL::name, NULL::text, NULL::bool, NULL::int4, NULL::text, NULL::int4[],
-       NULL::name, NULL::text, NULL::text, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz, NULL::timestamptz,
-       NULL::text, NULL::text, NULL::text, NULL::bool, NULL::bool, NULL::bool
-FROM me
-UNION ALL
-SELECT 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       l.classid, l.objid, l.objsubid, l.database, d.datname, l.mode, l.granted, l.pid, l.virtualtransaction,
-       CASE WHEN l.granted THEN NULL ELSE pg_blocking_pids(l.pid) END,
-       a.usename, a.application_name, host(a.client_addr), a.backend_start, a.xact_start, a.query_start, a.state_change,
-       a.state, a.query, a.wait_event_type || ':' || a.wait_event, a.pid IS NOT NULL AND a.state IS NOT NULL, a.can_signal, a.rolsuper
-FROM l LEFT JOIN a ON a.pid = l.pid LEFT JOIN pg_database d ON d.oid = l.database
-UNION ALL
-SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-       NULL, NULL, NULL, a.datid, a.datname, NULL, NULL, a.pid, NULL, NULL,
-       a.usename, a.application_name, host(a.client_addr), a.backend_start, a.xact_start, a.query_start, a.state_change,
-       a.state, a.query, a.wait_event_type || ':' || a.wait_event, true, a.can_signal, a.rolsuper
-FROM a, me
-WHERE a.state = 'active' AND a.pid <> me.pid AND a.backend_type = 'client backend'
-  AND NOT (a.wait_event_type = 'Lock' AND a.wait_event = 'advisory')
-  AND (%s OR a.datid = me.dboid)
-  AND a.usesysid IN (SELECT a2.usesysid FROM l JOIN a a2 ON a2.pid = l.pid)
-`
+// readSQL reads everything in one simple-protocol message, so the whole
+// answer costs one round trip: facts about the connection, the advisory
+// rows of pg_locks (narrow rows: there may be tens of thousands), the client
+// sessions of the listed database(s) (one row each, with the text the
+// verdict needs) and the database names. %[1]s is the database filter on
+// pg_locks, %[2]s the key filter, %[3]s "true" for all databases; all are
+// built from integers only.
+const readSQL = `SELECT clock_timestamp(), pg_backend_pid(), current_database(), current_user,
+  current_setting('server_version_num')::int, current_setting('is_superuser')::bool,
+  pg_has_role('pg_read_all_stats', 'USAGE'), pg_has_role('pg_signal_backend', 'USAGE');
+SELECT l.classid, l.objid, l.objsubid, l.database, l.mode, l.granted, l.pid, l.virtualtransaction,
+  CASE WHEN l.granted THEN NULL ELSE pg_blocking_pids(l.pid) END
+FROM pg_locks l
+WHERE l.locktype = 'advisory' AND %[1]s AND %[2]s;
+SELECT a.pid, a.datname, a.usename, a.application_name, host(a.client_addr), a.backend_start, a.xact_start,
+  a.query_start, a.state_change, a.state, a.query, a.wait_event_type, a.wait_event,
+  CASE WHEN a.usesysid IS NULL THEN false
+       WHEN current_setting('is_superuser')::bool THEN true
+       WHEN coalesce(r.rolsuper, false) THEN false
+       ELSE pg_has_role('pg_signal_backend', 'USAGE') OR pg_has_role(a.usesysid, 'USAGE') END,
+  coalesce(r.rolsuper, false)
+FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
+WHERE (a.backend_type = 'client backend' OR a.backend_type IS NULL) AND (%[3]s OR a.datname = current_database());
+SELECT oid, datname FROM pg_database`
 
 // Read lists the advisory locks (granted and waiting) with their sessions,
 // in one round trip.
 func Read(ctx context.Context, conn *pgx.Conn, opts ListOptions) (*Snapshot, error) {
-	dbFilter := "l.database = me.dboid"
-	allDB := "false"
+	dbFilter, allDB := "l.database = (SELECT oid FROM pg_database WHERE datname = current_database())", "false"
 	if opts.AllDatabases {
 		dbFilter, allDB = "true", "true"
 	}
 	keyFilter := "true"
 	if opts.Key != nil {
 		c, o, s := opts.Key.PgLocks()
-		keyFilter = fmt.Sprintf("l.classid = %d AND l.objid = %d AND l.objsubid = %d",
-			c, o, s)
+		keyFilter = fmt.Sprintf("l.classid = %d AND l.objid = %d AND l.objsubid = %d", c, o, s)
 	}
-	q := fmt.Sprintf(listSQL, dbFilter, keyFilter, allDB)
-	rows, err := conn.Query(ctx, q, pgx.QueryExecModeSimpleProtocol)
+	results, err := conn.PgConn().Exec(ctx, fmt.Sprintf(readSQL, dbFilter, keyFilter, allDB)).ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("reading pg_locks: %w", err)
 	}
-	defer rows.Close()
-
-	snap := &Snapshot{AllDatabases: opts.AllDatabases, Locks: []Lock{}, Active: []Session{}}
-	for rows.Next() {
-		var (
-			kind                                             int
-			now                                              *time.Time
-			ownPID, ver                                      *int32
-			db, usr                                          *string
-			su, stats, sig                                   *bool
-			classid, objid, dboid                            *uint32
-			objsubid                                         *int16
-			datname, mode, vxid                              *string
-			granted                                          *bool
-			pid                                              *int32
-			blocked                                          []int32
-			usename, app, addr                               *string
-			backendStart, xactStart, queryStart, stateChange *time.Time
-			state, query, wait                               *string
-			visible, canSignal, rolsuper                     *bool
-		)
-		if err := rows.Scan(&kind, &now, &ownPID, &db, &usr, &ver, &su, &stats, &sig,
-			&classid, &objid, &objsubid, &dboid, &datname, &mode, &granted, &pid, &vxid, &blocked,
-			&usename, &app, &addr, &backendStart, &xactStart, &queryStart, &stateChange,
-			&state, &query, &wait, &visible, &canSignal, &rolsuper); err != nil {
-			return nil, fmt.Errorf("reading pg_locks: %w", err)
-		}
-		sess := func() *Session {
-			if pid == nil || usename == nil && state == nil && app == nil {
-				return nil
-			}
-			return &Session{
-				PID: *pid, Database: str(datname), User: str(usename), Application: str(app), ClientAddr: str(addr),
-				BackendStart: backendStart, XactStart: xactStart, QueryStart: queryStart, StateChange: stateChange,
-				State: str(state), Query: str(query), WaitEvent: str(wait),
-				Visible: boolv(visible), CanSignal: boolv(canSignal), IsSuperuser: boolv(rolsuper),
-			}
-		}
-		switch kind {
-		case 0:
-			snap.Now, snap.OwnPID, snap.Database, snap.User = *now, *ownPID, *db, *usr
-			snap.ServerVersionNum, snap.Superuser, snap.ReadAllStats, snap.SignalBackend = int(*ver), *su, *stats, *sig
-		case 1:
-			key, err := FromPgLocks(*classid, *objid, *objsubid)
-			if err != nil {
-				return nil, err
-			}
-			lk := Lock{Key: key, Form: key.Form(), Database: str(datname), Mode: modeName(str(mode)),
-				Granted: boolv(granted), VirtualXact: str(vxid), BlockedBy: blocked}
-			if dboid != nil {
-				lk.DatabaseOID = *dboid
-			}
-			if pid != nil {
-				lk.PID = *pid
-				lk.Session = sess()
-				if lk.Session != nil {
-					lk.Session.Database = lk.Database
-				}
-			}
-			snap.Locks = append(snap.Locks, lk)
-		case 2:
-			if s := sess(); s != nil {
-				snap.Active = append(snap.Active, *s)
-			}
-		}
+	if len(results) != 4 || len(results[0].Rows) != 1 {
+		return nil, fmt.Errorf("reading pg_locks: unexpected answer (%d results)", len(results))
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading pg_locks: %w", err)
+	d := &decoder{m: conn.TypeMap()}
+	snap := &Snapshot{AllDatabases: opts.AllDatabases, Locks: make([]Lock, 0, len(results[1].Rows)), Active: []Session{}}
+
+	me := results[0].Rows[0]
+	snap.Now = d.time(me[0])
+	snap.OwnPID = d.int32(me[1])
+	snap.Database, snap.User = string(me[2]), string(me[3])
+	snap.ServerVersionNum = int(d.int32(me[4]))
+	snap.Superuser, snap.ReadAllStats, snap.SignalBackend = d.bool(me[5]), d.bool(me[6]), d.bool(me[7])
+
+	dbNames := map[uint32]string{}
+	for _, r := range results[3].Rows {
+		dbNames[d.uint32(r[0])] = string(r[1])
+	}
+	sessions := make(map[int32]*Session, len(results[2].Rows))
+	for _, r := range results[2].Rows {
+		s := &Session{
+			PID: d.int32(r[0]), Database: string(r[1]), User: string(r[2]), Application: string(r[3]), ClientAddr: string(r[4]),
+			BackendStart: d.ptime(r[5]), XactStart: d.ptime(r[6]), QueryStart: d.ptime(r[7]), StateChange: d.ptime(r[8]),
+			State: string(r[9]), Query: string(r[10]), CanSignal: d.bool(r[13]), IsSuperuser: d.bool(r[14]),
+		}
+		if r[11] != nil {
+			s.WaitEvent = string(r[11]) + ":" + string(r[12])
+		}
+		s.Visible = r[9] != nil
+		sessions[s.PID] = s
+	}
+	lockRoles := map[string]bool{}
+	for _, r := range results[1].Rows {
+		key, err := FromPgLocks(d.uint32(r[0]), d.uint32(r[1]), int16(d.int32(r[2])))
+		if err != nil {
+			return nil, err
+		}
+		dboid := d.uint32(r[3])
+		lk := Lock{Key: key, Form: key.Form(), DatabaseOID: dboid, Database: dbNames[dboid], Mode: modeName(string(r[4])),
+			Granted: d.bool(r[5]), VirtualXact: string(r[7]), BlockedBy: d.int32s(r[8])}
+		if r[6] != nil {
+			lk.PID = d.int32(r[6])
+			if s, ok := sessions[lk.PID]; ok {
+				lk.Session = s
+				lockRoles[s.User] = true
+			}
+		}
+		snap.Locks = append(snap.Locks, lk)
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("reading pg_locks: %w", d.err)
+	}
+	for _, s := range sessions {
+		if s.PID != snap.OwnPID && s.State == "active" && s.WaitEvent != "Lock:advisory" && lockRoles[s.User] {
+			snap.Active = append(snap.Active, *s)
+		}
 	}
 	sortLocks(snap.Locks)
 	sort.Slice(snap.Active, func(i, j int) bool { return snap.Active[i].PID < snap.Active[j].PID })
 	return snap, nil
+}
+
+// decoder turns simple-protocol text values into Go values, keeping the
+// first error.
+type decoder struct {
+	m   *pgtype.Map
+	err error
+}
+
+func (d *decoder) fail(what string, b []byte, err error) {
+	if d.err == nil {
+		d.err = fmt.Errorf("decoding %s %q: %w", what, b, err)
+	}
+}
+
+func (d *decoder) int32(b []byte) int32 {
+	n, err := strconv.ParseInt(string(b), 10, 32)
+	if err != nil {
+		d.fail("integer", b, err)
+	}
+	return int32(n)
+}
+
+func (d *decoder) uint32(b []byte) uint32 {
+	n, err := strconv.ParseUint(string(b), 10, 32)
+	if err != nil {
+		d.fail("oid", b, err)
+	}
+	return uint32(n)
+}
+
+func (d *decoder) bool(b []byte) bool { return len(b) == 1 && b[0] == 't' }
+
+// int32s reads an int4[] such as {1,2}; NULL and {} give nil.
+func (d *decoder) int32s(b []byte) []int32 {
+	t := strings.Trim(string(b), "{}")
+	if t == "" {
+		return nil
+	}
+	parts := strings.Split(t, ",")
+	out := make([]int32, len(parts))
+	for i, p := range parts {
+		out[i] = d.int32([]byte(p))
+	}
+	return out
+}
+
+func (d *decoder) time(b []byte) time.Time {
+	var t pgtype.Timestamptz
+	if err := d.m.Scan(pgtype.TimestamptzOID, pgtype.TextFormatCode, b, &t); err != nil {
+		d.fail("timestamp", b, err)
+	}
+	return t.Time
+}
+
+func (d *decoder) ptime(b []byte) *time.Time {
+	if b == nil {
+		return nil
+	}
+	t := d.time(b)
+	return &t
 }
 
 // List returns the advisory locks only; see Read.

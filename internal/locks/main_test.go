@@ -9,4 +9,8 @@ import (
 
 var srv *pgtest.Server
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, pgtest.Options{}, &srv)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m, pgtest.Options{}, &srv)
+	stopBenchFixture()
+	os.Exit(code)
+}
