@@ -1,8 +1,10 @@
 package locks
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -280,29 +282,34 @@ func Waiting(locks []Lock, k Key) []Lock {
 
 // sortLocks orders rows by database, key form, key, granted first, pid.
 func sortLocks(ls []Lock) {
-	sort.SliceStable(ls, func(i, j int) bool {
-		a, b := ls[i], ls[j]
-		if a.Database != b.Database {
-			return a.Database < b.Database
+	slices.SortFunc(ls, func(a, b Lock) int {
+		if c := cmp.Compare(a.Database, b.Database); c != 0 {
+			return c
+		}
+		if a.Key.Pair != b.Key.Pair {
+			if a.Key.Pair {
+				return 1
+			}
+			return -1
 		}
 		if a.Key != b.Key {
-			if a.Key.Pair != b.Key.Pair {
-				return !a.Key.Pair
-			}
 			if a.Key.Pair {
 				ai, aj := a.Key.Ints()
 				bi, bj := b.Key.Ints()
-				if ai != bi {
-					return ai < bi
+				if c := cmp.Compare(ai, bi); c != 0 {
+					return c
 				}
-				return aj < bj
+				return cmp.Compare(aj, bj)
 			}
-			return a.Key.Bigint() < b.Key.Bigint()
+			return cmp.Compare(a.Key.Bigint(), b.Key.Bigint())
 		}
 		if a.Granted != b.Granted {
-			return a.Granted
+			if a.Granted {
+				return -1
+			}
+			return 1
 		}
-		return a.PID < b.PID
+		return cmp.Compare(a.PID, b.PID)
 	})
 }
 
