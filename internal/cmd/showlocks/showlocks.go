@@ -8,6 +8,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -163,7 +165,9 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 	return nil
 }
 
-// Text writes the human report.
+// Text writes the human report: one block per holding session, with the
+// locks it holds, the sessions waiting behind it and, for Connect's lock, a
+// verdict.
 func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery bool) {
 	qlen := 80
 	if fullQuery {
@@ -190,76 +194,176 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 		return
 	}
 
-	// Waiters go under the holder that blocks them; those blocked only by
-	// other waiters are listed under their key.
 	type dk struct {
 		db  string
 		key locks.Key
 	}
+	// holder is one session's granted rows.
+	type holder struct {
+		db      string
+		pid     int32
+		rows    []locks.ReportLock
+		connect bool
+	}
 	holders := map[dk]map[int32]bool{}
 	waiters := map[dk][]locks.ReportLock{}
-	for _, l := range rep.Locks {
-		if !l.Granted {
-			waiters[dk{l.Database, l.Key}] = append(waiters[dk{l.Database, l.Key}], l)
-		} else {
-			k := dk{l.Database, l.Key}
-			if holders[k] == nil {
-				holders[k] = map[int32]bool{}
-			}
-			holders[k][l.PID] = true
-		}
+	type dbPID struct {
+		db  string
+		pid int32
 	}
-	connectHeld := false
-	lastDB := ""
+	byPID := map[dbPID]*holder{}
+	var order []*holder
 	for _, l := range rep.Locks {
 		k := dk{l.Database, l.Key}
-		if rep.AllDatabases && l.Database != lastDB {
-			fmt.Fprintf(w, "\n== database %s ==\n", l.Database)
-			lastDB = l.Database
-		}
 		if !l.Granted {
-			blockedByHolder := false
-			for _, b := range l.BlockedBy {
-				if holders[k][b] {
-					blockedByHolder = true
-				}
-			}
-			if !blockedByHolder {
-				fmt.Fprintf(w, "\n%s  %s  %s\n", cs.Bold(l.Key.String()), l.Mode, cs.Yellow("not granted"))
-				fmt.Fprintf(w, "  └ waiting: %s\n", waiterLine(rep, l))
-			}
+			waiters[k] = append(waiters[k], l)
 			continue
 		}
-		tag := ""
-		switch l.Connect {
-		case locks.ConnectLock:
-			tag = "  " + cs.Bold("[Connect's upgrade lock]")
-			connectHeld = true
-		case locks.PossiblyConnect:
-			tag = "  [possibly Connect's upgrade lock]"
+		if holders[k] == nil {
+			holders[k] = map[int32]bool{}
 		}
-		fmt.Fprintf(w, "\n%s  %s  held by pid %s%s\n", cs.Bold(l.Key.String()), l.Mode, pidStr(l.PID), tag)
-		sessionLines(w, rep, l, qlen)
-		for _, o := range waiters[k] {
-			for _, b := range o.BlockedBy {
-				if b == l.PID {
-					fmt.Fprintf(w, "  └ waiting: %s\n", waiterLine(rep, o))
+		holders[k][l.PID] = true
+		hk := dbPID{l.Database, l.PID}
+		h := byPID[hk]
+		if h == nil {
+			h = &holder{db: l.Database, pid: l.PID}
+			byPID[hk] = h
+			order = append(order, h)
+		}
+		h.rows = append(h.rows, l)
+		h.connect = h.connect || l.Connect != locks.NotConnect
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := order[i], order[j]
+		if a.db != b.db {
+			return a.db < b.db
+		}
+		if a.connect != b.connect {
+			return a.connect
+		}
+		return a.pid < b.pid
+	})
+
+	connectHeld := false
+	lastDB := ""
+	for _, h := range order {
+		if rep.AllDatabases && h.db != lastDB {
+			fmt.Fprintf(w, "\n== database %s ==\n", h.db)
+			lastDB = h.db
+		}
+		first := h.rows[0]
+		fmt.Fprintf(w, "\n%s\n", cs.Bold(holderTitle(first)))
+		sessionLines(w, rep, first, qlen)
+		var plain []string
+		for _, l := range h.rows {
+			ws := waiters[dk{l.Database, l.Key}]
+			var mine []locks.ReportLock
+			for _, o := range ws {
+				if slices.Contains(o.BlockedBy, l.PID) {
+					mine = append(mine, o)
 				}
 			}
+			if l.Connect == locks.NotConnect && len(mine) == 0 {
+				plain = append(plain, keyMode(l))
+				continue
+			}
+			tag := ""
+			switch l.Connect {
+			case locks.ConnectLock:
+				tag = "  " + cs.Bold("[Connect's upgrade lock]")
+				connectHeld = true
+			case locks.PossiblyConnect:
+				tag = "  [possibly Connect's upgrade lock]"
+			}
+			fmt.Fprintf(w, "  holds %s %s%s\n", l.Key, l.Mode, tag)
+			for _, o := range mine {
+				fmt.Fprintf(w, "    └ waiting: %s\n", waiterLine(rep, o))
+			}
 		}
-		if l.Connect != locks.NotConnect && l.Verdict != nil {
-			fmt.Fprintf(w, "  verdict: %s\n", colorVerdict(cs, l.Verdict))
-			if l.Verdict.Kind == locks.VerdictStuck {
-				fmt.Fprintf(w, "  next: connectdb release-locks --lock-id %s   (a dry run; add --yes to act)\n", l.Key)
+		if len(plain) > 0 {
+			label := "holds"
+			if len(plain) < len(h.rows) {
+				label = "also holds"
+			}
+			writeWrapped(w, "  "+label+": ", plain, 100)
+		}
+		if h.connect && first.Verdict != nil {
+			fmt.Fprintf(w, "  verdict: %s\n", colorVerdict(cs, first.Verdict))
+			if first.Verdict.Kind == locks.VerdictStuck {
+				id := first.Key.String()
+				if rep.LockID != nil {
+					id = rep.LockID.String()
+				}
+				fmt.Fprintf(w, "  next: connectdb release-locks --lock-id %s --pid %d   (a dry run; add --yes to act)\n", id, first.PID)
 			}
 		}
 	}
-	fmt.Fprintf(w, "\n%d held, %d waiting.", held, waiting)
+	// Waiters that no holder blocks directly (queued behind other waiters).
+	for _, l := range rep.Locks {
+		if l.Granted {
+			continue
+		}
+		k := dk{l.Database, l.Key}
+		direct := false
+		for _, b := range l.BlockedBy {
+			direct = direct || holders[k][b]
+		}
+		if !direct {
+			fmt.Fprintf(w, "\n%s %s: %s\n", cs.Yellow("not granted"), l.Key, waiterLine(rep, l))
+		}
+	}
+	fmt.Fprintf(w, "\n%d held by %d %s, %d waiting.", held, len(order), plural(len(order), "session", "sessions"), waiting)
 	if rep.LockID != nil && !connectHeld {
 		fmt.Fprintf(w, " Connect's upgrade lock %s is not held.", rep.LockID)
 	}
 	fmt.Fprintln(w)
 	writeNotes(w, cs, rep)
+}
+
+func holderTitle(l locks.ReportLock) string {
+	if l.PID == 0 {
+		return "prepared transaction " + l.VirtualXact
+	}
+	return fmt.Sprintf("pid %d", l.PID)
+}
+
+// keyMode prints a key for the compact list: "4242", or "10,20(share)".
+func keyMode(l locks.ReportLock) string {
+	if l.Mode == "share" {
+		return l.Key.String() + "(share)"
+	}
+	return l.Key.String()
+}
+
+// writeWrapped writes prefix and the words separated by spaces, wrapping
+// at width with continuation lines indented like the prefix.
+func writeWrapped(w io.Writer, prefix string, words []string, width int) {
+	var b strings.Builder
+	b.WriteString(prefix)
+	col := len(prefix)
+	indent := strings.Repeat(" ", len(prefix))
+	for i, word := range words {
+		if i > 0 {
+			if col+1+len(word) > width {
+				b.WriteString("\n" + indent)
+				col = len(indent)
+			} else {
+				b.WriteByte(' ')
+				col++
+			}
+		}
+		b.WriteString(word)
+		col += len(word)
+	}
+	b.WriteByte('\n')
+	io.WriteString(w, b.String())
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func writeNotes(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report) {

@@ -154,7 +154,7 @@ func TestShowLocksText(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := out.String()
-	for _, want := range []string{"[Connect's upgrade lock]", "└ waiting: pid", "connect-node-2", "looks stuck", "10,20  share", "release-locks --lock-id 4242"} {
+	for _, want := range []string{"[Connect's upgrade lock]", "└ waiting: pid", "connect-node-2", "looks stuck", "also holds: 10,20(share)", "release-locks --lock-id 4242 --pid"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
@@ -297,4 +297,22 @@ func TestShowLocksUsageAndUnreachable(t *testing.T) {
 	if cmdutil.ExitCode(err) != cmdutil.ExitUnreachable || strings.Contains(err.Error(), sentinel) {
 		t.Fatalf("unreachable: %v", err)
 	}
+}
+
+func TestShowLocksManyLocksWrap(t *testing.T) {
+	db := srv.NewDatabase(t, "")
+	hold(t, db, "batch", "SELECT pg_advisory_lock(k) FROM generate_series(1000000, 1000029) k")
+	f, out, _ := factory(srv.SuperURL(db), nil)
+	if err := runShowLocks(context.Background(), &ShowLocksOptions{F: f, ConnectUser: "connect"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if len(line) > 100 && strings.HasPrefix(line, "  ") {
+			t.Errorf("line longer than 100 columns: %q", line)
+		}
+	}
+	if !strings.Contains(out.String(), "30 held by 1 session, 0 waiting.") || strings.Contains(out.String(), "[possibly") {
+		t.Fatalf("output:\n%s", out)
+	}
+	golden(t, "many.golden", out.String())
 }
