@@ -209,3 +209,16 @@ func (s *TokenSource) wrap(ctx context.Context, err error) error {
 	// The authority answered, but not with a token or an OAuth error.
 	return &TokenError{Authority: s.creds.AuthorityHost, Description: "the answer could not be read as a token (" + err.Error() + ")"}
 }
+
+// ContextClient is WithHTTPClient with the client that ctx carries under
+// oauth2.HTTPClient, if any; otherwise it changes nothing. Callers that
+// build a TokenSource from a context (target.FromConfig) use it so that
+// tests and embedders can supply the client that reaches the authority.
+func ContextClient(ctx context.Context) Option {
+	c, _ := ctx.Value(oauth2.HTTPClient).(*http.Client)
+	return func(s *TokenSource) {
+		if c != nil {
+			s.client = c
+		}
+	}
+}
