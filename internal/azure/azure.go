@@ -23,8 +23,32 @@ import (
 	"github.com/connectdb/connectdb/internal/secrets"
 )
 
-// Scope is the OAuth 2.0 scope of Azure Database for PostgreSQL (and MySQL).
+// Scope is the OAuth 2.0 scope of Azure Database for PostgreSQL (and
+// MySQL) in the Azure public cloud.
 const Scope = "https://ossrdbms-aad.database.windows.net/.default"
+
+// Scopes of the sovereign clouds, chosen by ScopeFor from the authority.
+const (
+	ScopeUSGovernment = "https://ossrdbms-aad.database.usgovcloudapi.net/.default"
+	ScopeChina        = "https://ossrdbms-aad.database.chinacloudapi.cn/.default"
+)
+
+// ScopeFor returns the database scope of the cloud whose Entra ID
+// authority is authorityHost: the US Government and China clouds have
+// their own; every other authority (including test ones) gets Scope.
+func ScopeFor(authorityHost string) string {
+	u, err := url.Parse(authorityHost)
+	if err != nil {
+		return Scope
+	}
+	switch strings.ToLower(u.Hostname()) {
+	case "login.microsoftonline.us":
+		return ScopeUSGovernment
+	case "login.chinacloudapi.cn", "login.partner.microsoftonline.cn":
+		return ScopeChina
+	}
+	return Scope
+}
 
 // DefaultAuthorityHost is the Entra ID authority of the Azure public cloud.
 const DefaultAuthorityHost = "https://login.microsoftonline.com"
@@ -138,6 +162,9 @@ func NormalizeAuthority(raw string) (string, error) {
 	}
 	return "https://" + u.Host + strings.TrimRight(u.EscapedPath(), "/"), nil
 }
+
+// Scope returns the scope tokens are requested for (see ScopeFor).
+func (c Credentials) Scope() string { return ScopeFor(c.AuthorityHost) }
 
 // TokenURL returns the OAuth 2.0 v2 token endpoint of the tenant:
 // {authority}/{tenant}/oauth2/v2.0/token.

@@ -170,3 +170,20 @@ func TestConfiguredComplete(t *testing.T) {
 		}
 	}
 }
+
+func TestScopeFor(t *testing.T) {
+	cases := map[string]string{
+		"":                                         Scope,
+		DefaultAuthorityHost:                       Scope,
+		"https://127.0.0.1:4443":                   Scope,
+		"https://login.microsoftonline.us":         ScopeUSGovernment,
+		"https://LOGIN.microsoftonline.us/":        ScopeUSGovernment,
+		"https://login.chinacloudapi.cn":           ScopeChina,
+		"https://login.partner.microsoftonline.cn": ScopeChina,
+	}
+	for in, want := range cases {
+		if got := ScopeFor(in); got != want {
+			t.Errorf("ScopeFor(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -20,11 +20,12 @@ import (
 
 // Entra ID error codes (AADSTS numbers) that Classify explains.
 const (
-	CodeInvalidSecret  = 7000215 // invalid client secret provided
-	CodeExpiredSecret  = 7000222 // the client secret has expired
-	CodeTenantNotFound = 90002   // tenant not found
-	CodeTenantInvalid  = 900023  // tenant identifier is neither a GUID nor a domain
-	CodeAppNotFound    = 700016  // application not found in the directory
+	CodeInvalidSecret   = 7000215 // invalid client secret provided
+	CodeExpiredSecret   = 7000222 // the client secret has expired
+	CodeTenantNotFound  = 90002   // tenant not found
+	CodeTenantInvalid   = 900023  // tenant identifier is neither a GUID nor a domain
+	CodeAppNotFound     = 700016  // application not found in the directory
+	CodeResourceUnknown = 500011  // resource principal (the scope) not found in the tenant
 )
 
 // TokenError is Entra ID's refusal of a token request, parsed from its
@@ -181,12 +182,12 @@ func classifyToken(te *TokenError) (string, string) {
 	case te.Has(CodeAppNotFound):
 		return "Entra ID does not know the application in " + SettingClientID + " in this tenant" + code + ".",
 			"Set " + SettingClientID + " to the Application (client) ID shown " + portalHint + " > Overview (not the object ID), and check that " + SettingTenantID + " is the tenant the app is registered in."
+	case te.Has(CodeResourceUnknown) || te.Code == "invalid_scope":
+		return "Entra ID refused the Azure Database for PostgreSQL scope " + ScopeFor(te.Authority) + code + ".",
+			"Make sure --azure-authority-host (or " + EnvAuthorityHost + ") is the authority of the cloud the database runs in, such as https://login.microsoftonline.us for Azure Government."
 	case te.Code == "invalid_client" || te.Status == 401:
 		return "Entra ID did not accept the service principal's credentials" + detail(code, te.Description),
 			"Check " + SettingClientID + " and " + SettingClientSecret + " against the app registration " + portalHint + "."
-	case te.Code == "invalid_scope":
-		return "Entra ID refused the Azure Database for PostgreSQL scope" + detail(code, te.Description),
-			"Make sure the authority (--azure-authority-host or " + EnvAuthorityHost + ") belongs to the cloud the database runs in."
 	}
 	if te.Description == "" && te.Status != 0 {
 		return "Entra ID refused the token request" + code + " with HTTP status " + strconv.Itoa(te.Status) + ".",
@@ -222,7 +223,7 @@ func classifyAuthority(ae *AuthorityError) (string, string) {
 	}
 	var dnsErr *net.DNSError
 	if errors.As(ae.Err, &dnsErr) {
-		return "The Entra ID authority host " + host + " does not resolve.",
+		return "The name of the Entra ID authority " + host + " does not resolve.",
 			"Check the DNS of this machine and the value of --azure-authority-host (or " + EnvAuthorityHost + ")."
 	}
 	var netErr net.Error

@@ -85,6 +85,7 @@ func TestClassify(t *testing.T) {
 		{"malformed tenant", &TokenError{Codes: []int{900023}}, true, "does not know the tenant", EnvAuthorityHost},
 		{"unknown client", &TokenError{Codes: []int{700016}}, true, "does not know the application", "Application (client) ID"},
 		{"other invalid_client", &TokenError{Status: 401, Code: "invalid_client", Codes: []int{7000218}, Description: "AADSTS7000218: The request body must contain client_assertion or client_secret."}, true, "did not accept the service principal", SettingClientSecret},
+		{"wrong cloud", &TokenError{Authority: "https://login.microsoftonline.us", Codes: []int{500011}}, true, "ossrdbms-aad.database.usgovcloudapi.net", "Azure Government"},
 		{"unknown code", &TokenError{Status: 400, Code: "invalid_request", Codes: []int{50059}, Description: "AADSTS50059: No tenant-identifying information found."}, true, "AADSTS50059", "AADSTS error reference"},
 		{"authority refused", wrap(&AuthorityError{Authority: "https://login.microsoftonline.com", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}), true, "could not be reached", "HTTPS_PROXY"},
 		{"authority timeout", &AuthorityError{Authority: "https://a", Timeout: 10e9, Err: context.DeadlineExceeded}, true, "did not answer within 10s", "--timeout"},

@@ -154,7 +154,7 @@ func (s *TokenSource) fetch(ctx context.Context) (string, time.Time, error) {
 		ClientID:     s.creds.ClientID,
 		ClientSecret: s.creds.ClientSecret.Reveal(),
 		TokenURL:     s.creds.TokenURL(),
-		Scopes:       []string{Scope},
+		Scopes:       []string{s.creds.Scope()},
 		AuthStyle:    oauth2.AuthStyleInParams, // Entra ID reads client_secret from the form body
 	}
 	start := s.now()
