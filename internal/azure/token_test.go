@@ -337,3 +337,12 @@ func TestSecretNeverPrinted(t *testing.T) {
 		fmt.Sprintf("%v %+v %#v %s", src, src, src, src),
 		string(js), err.Error())
 }
+
+func TestRandomTokenN(t *testing.T) {
+	for _, n := range []int{0, 64, 900, 1250} {
+		tok := azuretest.RandomTokenN(n)
+		if want := max(n, 64); len(tok) != want || strings.Count(tok, ".") != 2 {
+			t.Errorf("RandomTokenN(%d) has %d characters and %d dots", n, len(tok), strings.Count(tok, "."))
+		}
+	}
+}

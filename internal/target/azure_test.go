@@ -62,7 +62,7 @@ func setupAzure(t *testing.T, o azureOpts) *azureEnv {
 	}
 	if ao.Tokens == nil {
 		for range 4 {
-			ao.Tokens = append(ao.Tokens, azuretest.RandomToken())
+			ao.Tokens = append(ao.Tokens, azuretest.RandomTokenN(900)) // PostgreSQL 13 stores passwords < 1 KiB
 		}
 	}
 	a := azuretest.Start(t, ao)

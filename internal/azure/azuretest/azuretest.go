@@ -154,12 +154,22 @@ func (a *Authority) next() string {
 	return RandomToken()
 }
 
-// RandomToken returns a JWT-shaped random token about as long as a real one.
-func RandomToken() string {
-	b := make([]byte, 900)
+// RandomToken returns a JWT-shaped random token about as long as a real
+// one (about 1,250 characters).
+func RandomToken() string { return RandomTokenN(1250) }
+
+// RandomTokenN returns a JWT-shaped random token of n characters (at
+// least 64). PostgreSQL 13 refuses to store a password as long as a real
+// token ("password too long"), so tests that set a role's password to a
+// token use a shorter one.
+func RandomTokenN(n int) string {
+	const header = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9."
+	n = max(n, 64)
+	b := make([]byte, n)
 	rand.Read(b)
-	body := base64.RawURLEncoding.EncodeToString(b)
-	return "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + body[:800] + "." + body[800:]
+	body := base64.RawURLEncoding.EncodeToString(b)[:n-len(header)-1]
+	cut := len(body) * 3 / 4
+	return header + body[:cut] + "." + body[cut:]
 }
 
 func entraError(w http.ResponseWriter, status int, code string, aadsts int, desc string) {
