@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connectdb/connectdb/internal/config"
 )
 
 // base is one node talking directly to a roomy server with Connect's defaults.
@@ -139,7 +141,7 @@ func TestRecommend(t *testing.T) {
 		required         int
 		openMsg, idleMsg string
 	}{
-		{"defaults that fit are kept", func(*Input) {}, 10, 5, true, false, 23, "as configured", "as configured"},
+		{"defaults that fit are kept", func(*Input) {}, 10, 5, true, false, 23, "(the current value)", "the current value"},
 		{"too many nodes get the largest per-node value that fits", func(in *Input) { in.Nodes = 10 }, 4, 4, true, true, 203, "4 is the most that fits (97 available / (10 nodes × 2 pools))", "lowered to MaxOpenConnections"},
 		{"target open raises open and idle together", func(in *Input) { in.TargetOpen = 40 }, 40, 20, true, false, 83, "as asked by --target-open", "half of MaxOpenConnections"},
 		{"target open that does not fit says what max_connections it needs", func(in *Input) { in.Nodes = 3; in.TargetOpen = 40 }, 16, 8, true, true, 243, "40 per node needs max_connections = 243", ""},
@@ -178,7 +180,7 @@ func TestRecommendLifetime(t *testing.T) {
 		msg  string
 	}{
 		{"unset lifetime takes the guide's sixty seconds", Settings{}, time.Minute, "value in Connect's guide"},
-		{"a sensible lifetime is kept", Settings{MaxLifetime: 5 * time.Minute, LifetimeSet: true}, 5 * time.Minute, "as configured"},
+		{"a sensible lifetime is kept", Settings{MaxLifetime: 5 * time.Minute, LifetimeSet: true}, 5 * time.Minute, "the current value"},
 		{"zero never recycles", Settings{LifetimeSet: true}, time.Minute, "never recycles"},
 		{"a tiny lifetime reconnects too often", Settings{MaxLifetime: time.Second, LifetimeSet: true}, time.Minute, "reconnects so often"},
 		{"a day is too long to follow a failover", Settings{MaxLifetime: 24 * time.Hour, LifetimeSet: true}, time.Minute, "slow to follow a failover"},
@@ -239,27 +241,6 @@ func TestSweepGrowsWithNodes(t *testing.T) {
 	}
 }
 
-func TestParseDuration(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    time.Duration
-		wantErr bool
-	}{
-		{"60s", time.Minute, false},
-		{"1000000000", time.Second, false},
-		{" 1h30m ", 90 * time.Minute, false},
-		{"0", 0, false},
-		{"soon", 0, true},
-		{"", 0, true},
-	}
-	for _, tt := range tests {
-		got, err := ParseDuration(tt.in)
-		if got != tt.want || (err != nil) != tt.wantErr {
-			t.Errorf("ParseDuration(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
-		}
-	}
-}
-
 func TestFormatDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		time.Minute: "60s", 90 * time.Second: "90s", 5 * time.Minute: "5m", time.Hour: "1h",
@@ -269,7 +250,7 @@ func TestFormatDuration(t *testing.T) {
 			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
 		}
 		if d > 0 {
-			back, err := ParseDuration(FormatDuration(d))
+			back, err := config.ParseDuration(FormatDuration(d))
 			if err != nil || back != d {
 				t.Errorf("round trip of %v gave %v, %v", d, back, err)
 			}

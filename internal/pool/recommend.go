@@ -78,7 +78,7 @@ func desiredSource(in Input) string {
 	case in.TargetOpen > 0:
 		return "as asked by --target-open"
 	case in.Current.MaxOpen > 0:
-		return "as configured"
+		return "(the current value)"
 	}
 	return "(Connect's default)"
 }
@@ -108,7 +108,7 @@ func recommendIdle(in Input, r Recommendation) (int, string) {
 	cur := in.Current.MaxIdle
 	switch {
 	case cur >= floor && cur <= r.MaxOpen:
-		return cur, fmt.Sprintf("%d as configured: at least %d and no more than MaxOpenConnections = %d", cur, floor, r.MaxOpen)
+		return cur, fmt.Sprintf("%d, the current value: at least %d and no more than MaxOpenConnections = %d", cur, floor, r.MaxOpen)
 	case cur > r.MaxOpen:
 		return r.MaxOpen, fmt.Sprintf("%d, lowered to MaxOpenConnections: idle connections are a subset of open ones, so more has no effect", r.MaxOpen)
 	}
@@ -127,7 +127,7 @@ func recommendLifetime(cur Settings) (time.Duration, string) {
 	case !cur.LifetimeSet:
 		return GuideLifetime, fmt.Sprintf("%s, the value in Connect's guide: connections are recycled regularly, so they follow a failover or a pooler restart", FormatDuration(GuideLifetime))
 	case cur.MaxLifetime >= minSensibleLifetime && cur.MaxLifetime <= maxSensibleLifetime:
-		return cur.MaxLifetime, fmt.Sprintf("%s as configured: between %s and %s", FormatDuration(cur.MaxLifetime), FormatDuration(minSensibleLifetime), FormatDuration(maxSensibleLifetime))
+		return cur.MaxLifetime, fmt.Sprintf("%s, the current value: between %s and %s", FormatDuration(cur.MaxLifetime), FormatDuration(minSensibleLifetime), FormatDuration(maxSensibleLifetime))
 	case cur.MaxLifetime <= 0:
 		return GuideLifetime, fmt.Sprintf("%s, the value in Connect's guide: %s never recycles connections, so they do not follow a failover", FormatDuration(GuideLifetime), FormatDuration(cur.MaxLifetime))
 	case cur.MaxLifetime < minSensibleLifetime:
