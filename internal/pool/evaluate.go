@@ -81,11 +81,11 @@ func Evaluate(in Input) Evaluation {
 		add(CheckOpenBounded, Fail, "MaxOpenConnections = %d sets no limit on open connections, so the cluster's total cannot be bounded; set it to a positive number", cur.MaxOpen)
 		add(CheckCapacity, Fail, "the worst case is unbounded but the server can give Connect only %d connections", ev.Available)
 	case !ev.Bounded:
-		add(CheckCapacity, Fail, "%d nodes × %d × %d pools is too large to count; the server can give Connect %d connections", in.Nodes, cur.MaxOpen, pools, ev.Available)
+		add(CheckCapacity, Fail, "%s × %d × %d pools is too large to count; the server can give Connect %d connections", nodes(in.Nodes), cur.MaxOpen, pools, ev.Available)
 	case ev.Fits:
-		add(CheckCapacity, Pass, "%d nodes × %d MaxOpenConnections × %d %s = %d fits the %d connections the server can give Connect", in.Nodes, cur.MaxOpen, pools, plural(pools, "pool", "pools"), ev.WorstCase, ev.Available)
+		add(CheckCapacity, Pass, "%s × %d MaxOpenConnections × %d %s = %d fits the %d connections the server can give Connect", nodes(in.Nodes), cur.MaxOpen, pools, plural(pools, "pool", "pools"), ev.WorstCase, ev.Available)
 	default:
-		add(CheckCapacity, Fail, "%d nodes × %d MaxOpenConnections × %d %s = %d exceeds the %d connections the server can give Connect", in.Nodes, cur.MaxOpen, pools, plural(pools, "pool", "pools"), ev.WorstCase, ev.Available)
+		add(CheckCapacity, Fail, "%s × %d MaxOpenConnections × %d %s = %d exceeds the %d connections the server can give Connect", nodes(in.Nodes), cur.MaxOpen, pools, plural(pools, "pool", "pools"), ev.WorstCase, ev.Available)
 	}
 
 	// With metrics on and no separate InstrumentationURL, a second pool of the same size.
@@ -93,7 +93,7 @@ func Evaluate(in Input) Evaluation {
 	case MetricsSame:
 		add(CheckInstrumentation, Pass, "operational metrics share the primary's server: each node may open 2 × MaxOpenConnections against it, and the total above counts both pools")
 	case MetricsSeparate:
-		add(CheckInstrumentation, Pass, "operational metrics go to a separate server, which needs room for %d nodes × %d = %s more connections of its own", in.Nodes, cur.MaxOpen, countOrUnbounded(in.Nodes, cur.MaxOpen))
+		add(CheckInstrumentation, Pass, "operational metrics go to a separate server, which needs room for %s × %d = %s more connections of its own", nodes(in.Nodes), cur.MaxOpen, countOrUnbounded(in.Nodes, cur.MaxOpen))
 	case MetricsOff:
 		add(CheckInstrumentation, Pass, "operational metrics are off: each node opens one pool")
 	}
@@ -158,6 +158,9 @@ func countOrUnbounded(nodes, maxOpen int) string {
 	}
 	return "unbounded"
 }
+
+// nodes writes "1 node" or "N nodes".
+func nodes(n int) string { return fmt.Sprintf("%d %s", n, plural(n, "node", "nodes")) }
 
 func plural(n int, one, many string) string {
 	if n == 1 {

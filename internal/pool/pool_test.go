@@ -64,7 +64,7 @@ func TestGuideRules(t *testing.T) {
 		}, CheckIdleRetention, Warn, "confirm it is intentional"},
 		{"zero idle behind a transaction pooler warns that idle costs nothing there", func(in *Input) { in.Pooler = PoolerTransaction; in.Current.MaxIdle = 0 }, CheckIdleRetention, Warn, "hold no server slot"},
 		{"positive idle keeps connections for reuse", func(*Input) {}, CheckIdleRetention, Pass, "keeps idle connections"},
-		{"pool that fits max_connections passes capacity", func(*Input) {}, CheckCapacity, Pass, "1 nodes × 10 MaxOpenConnections × 2 pools = 20 fits the 97"},
+		{"pool that fits max_connections passes capacity", func(*Input) {}, CheckCapacity, Pass, "1 node × 10 MaxOpenConnections × 2 pools = 20 fits the 97"},
 		{"pool that exceeds max_connections fails capacity", func(in *Input) { in.Server.MaxConnections = 15 }, CheckCapacity, Fail, "exceeds the 12"},
 		{"every node maintains its own pools so the total grows with nodes", func(in *Input) { in.Nodes = 5 }, CheckCapacity, Fail, "5 nodes × 10 MaxOpenConnections × 2 pools = 100 exceeds the 97"},
 		{"metrics on by default with no instrumentation url doubles the pool", func(*Input) {}, CheckInstrumentation, Pass, "2 × MaxOpenConnections"},

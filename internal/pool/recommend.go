@@ -43,7 +43,7 @@ func Recommend(in Input) Recommendation {
 		r.RaiseMaxConnections = true
 	}
 	avail := in.Server.Available()
-	share := fmt.Sprintf("%d available / (%d nodes × %d %s)", avail, in.Nodes, pools, plural(pools, "pool", "pools"))
+	share := fmt.Sprintf("%d available / (%s × %d %s)", avail, nodes(in.Nodes), pools, plural(pools, "pool", "pools"))
 
 	switch {
 	case budget >= r.DesiredOpen:

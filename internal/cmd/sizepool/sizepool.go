@@ -181,8 +181,11 @@ func runSizePool(ctx context.Context, opts *SizePoolOptions) error {
 			MaxConnections: facts.MaxConnections, SuperuserReserved: facts.SuperuserReserved,
 			Reserved: facts.Reserved, Others: facts.Others(), Reserve: opts.Reserve,
 		}
+		if n := facts.Hidden(); n > 0 {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s may not see the type of %d other sessions and counts them all as clients; grant it pg_monitor (or run as a superuser) for an exact count", set.Primary.User, n))
+		}
 		if n := facts.ConnectHeld(); n > 0 {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("%d connections held by %s are taken to be Connect's own pools: they are part of the worst case, not subtracted", n, set.Primary.User))
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%d %s held by %s %s taken to be Connect's own pools: part of the worst case, not subtracted", n, plural(n, "connection", "connections"), set.Primary.User, plural(n, "is", "are")))
 		}
 	}
 	instr, why, err := chooseInstrumentation(opts, changed, cur, set)

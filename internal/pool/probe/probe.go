@@ -19,6 +19,9 @@ type ClientGroup struct {
 	// are taken to be Connect's own pools, already in the worst case, so
 	// they are not subtracted from what the server can give.
 	Connect bool `json:"connect_user"`
+	// Hidden counts the sessions whose backend type this role may not see
+	// (no pg_read_all_stats): counted as clients to be safe.
+	Hidden int `json:"hidden_backend_type,omitempty"`
 }
 
 // Facts is what the server said.
@@ -41,6 +44,16 @@ func (f Facts) Others() int {
 	return n
 }
 
+// Hidden is the number of sessions counted as clients although their
+// backend type was hidden from this role.
+func (f Facts) Hidden() int {
+	n := 0
+	for _, g := range f.Clients {
+		n += g.Hidden
+	}
+	return n
+}
+
 // ConnectHeld is the number of connections Connect's user holds now.
 func (f Facts) ConnectHeld() int {
 	n := 0
@@ -58,12 +71,17 @@ const settingsSQL = `SELECT current_setting('server_version'),
        coalesce(current_setting('reserved_connections', true), '0')::int`
 
 // Only client backends take max_connections slots: background workers,
-// autovacuum and WAL senders have slots of their own.
+// autovacuum and WAL senders have slots of their own. Without
+// pg_read_all_stats a role sees backend_type only for its own sessions; a
+// hidden row with a user is counted as a client (it may be a background
+// worker of that user, so the count errs on the safe side).
 const clientsSQL = `SELECT coalesce(nullif(application_name, ''), '(none)'),
        coalesce(usename, '(none)'),
-       count(*)::int
+       count(*)::int,
+       count(*) FILTER (WHERE backend_type IS NULL)::int
   FROM pg_stat_activity
- WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+ WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL))
+   AND pid <> pg_backend_pid()
  GROUP BY 1, 2
  ORDER BY 3 DESC, 1, 2`
 
@@ -81,7 +99,7 @@ func Read(ctx context.Context, conn *pgx.Conn, connectUser string) (Facts, error
 	}
 	f.Clients, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ClientGroup, error) {
 		var g ClientGroup
-		err := r.Scan(&g.Application, &g.User, &g.Connections)
+		err := r.Scan(&g.Application, &g.User, &g.Connections, &g.Hidden)
 		g.Connect = connectUser != "" && g.User == connectUser
 		return g, err
 	})
