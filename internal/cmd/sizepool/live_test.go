@@ -164,6 +164,11 @@ func TestLiveModes(t *testing.T) {
 			if !ok || backup.Connections != 3 || backup.Connect {
 				t.Errorf("clients %+v lack 3 nightly-backup connections of another user", rep.Clients)
 			}
+			// The Connect role has no pg_read_all_stats: it cannot see the
+			// backend type of another user's sessions and counts them anyway.
+			if backup.Hidden != 3 || !strings.Contains(strings.Join(rep.Notes, "\n"), "grant it pg_monitor") {
+				t.Errorf("hidden = %d, notes %q; want 3 hidden sessions and a pg_monitor note", backup.Hidden, rep.Notes)
+			}
 			own, ok := findGroup(rep.Clients, "rstudio-connect", c.connectRole)
 			if !ok || own.Connections != 1 || !own.Connect {
 				t.Errorf("clients %+v lack the running node's connection marked as Connect's", rep.Clients)
@@ -247,14 +252,30 @@ func TestLiveNeverShowsThePassword(t *testing.T) {
 	})
 }
 
-// TestLiveTextGolden checks the live text layout with the numbers that
-// depend on the run (ports, role names, version, stray backends) normalised.
-func TestLiveProbeSeesReservedConnections(t *testing.T) {
+// TestLiveProbeAsSuperuser reads the limits as a superuser, who sees every
+// session's backend type, so nothing is hidden and background processes
+// are left out.
+func TestLiveProbeAsSuperuser(t *testing.T) {
 	ctx := context.Background()
+	c := startCluster(t)
 	conn := srv.Conn(t, "postgres")
-	facts, err := probe.Read(ctx, conn, "")
+	facts, err := probe.Read(ctx, conn, c.connectRole)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if facts.Hidden() != 0 {
+		t.Errorf("a superuser saw %d hidden sessions: %+v", facts.Hidden(), facts.Clients)
+	}
+	if g, ok := findGroup(facts.Clients, "nightly-backup", c.otherRole); !ok || g.Connections != 3 {
+		t.Errorf("clients %+v lack the 3 backup connections", facts.Clients)
+	}
+	if facts.ConnectHeld() != 1 {
+		t.Errorf("Connect's user holds %d, want 1", facts.ConnectHeld())
+	}
+	for _, g := range facts.Clients {
+		if g.User == "(none)" {
+			t.Errorf("a background process was counted as a client: %+v", g)
+		}
 	}
 	if facts.MaxConnections != 20 || facts.SuperuserReserved != 3 {
 		t.Errorf("facts %+v, want max_connections 20, superuser_reserved 3", facts)
