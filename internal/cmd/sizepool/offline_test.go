@@ -231,3 +231,18 @@ func TestTextIsPlainWithoutTTY(t *testing.T) {
 		t.Errorf("escape codes in non-TTY output: %q", r.out)
 	}
 }
+
+func TestSQLiteProviderIsNoted(t *testing.T) {
+	for _, tt := range []struct {
+		path string
+		want bool
+	}{{"testdata/sqlite.gcfg", true}, {"testdata/connect.gcfg", false}, {"/dev/null", false}} {
+		opts := newOptions(t)
+		opts.F.Globals.ConfigPath, opts.F.Globals.ConfigExplicit = tt.path, true
+		opts.Nodes, opts.MaxConnections = 1, 100
+		r := run(t, opts, "nodes", "max-connections")
+		if got := strings.Contains(r.out, "Database.Provider is sqlite"); got != tt.want {
+			t.Errorf("%s: sqlite note shown = %v, want %v\n%s", tt.path, got, tt.want, r.out)
+		}
+	}
+}

@@ -197,7 +197,7 @@ func runSizePool(ctx context.Context, opts *SizePoolOptions) error {
 	if err := in.Validate(); err != nil {
 		return cmdutil.UsageError(err)
 	}
-	if cur.Provider == config.ProviderSQLite && cur.ConfigPath != "" {
+	if cur.Provider == config.ProviderSQLite {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("Database.Provider is sqlite in %s: these pool settings apply once it is postgres", cur.ConfigPath))
 	}
 	rep.Input = in
@@ -247,7 +247,10 @@ func loadCurrent(f *cmdutil.Factory, opts *SizePoolOptions, changed func(string)
 		OpenFrom: from(cfg, path, "Database.MaxOpenConnections"), IdleFrom: from(cfg, path, "Database.MaxIdleConnections"),
 		LifetimeFrom:       from(cfg, path, "Database.ConnectionMaxLifetime"),
 		InstrumentationURL: cfg.Postgres.InstrumentationURL, PrimaryURL: cfg.Postgres.URL,
-		ConfigPath: path, Provider: db.Provider,
+		ConfigPath: path,
+	}
+	if cfg.IsSet("Database.Provider") {
+		cur.Provider = db.Provider
 	}
 	if g := f.Globals; g.URL != "" {
 		cur.PrimaryURL = g.URL
