@@ -225,8 +225,17 @@ func writeText(w io.Writer, cs *iostreams.ColorScheme, rep *report) error {
 	}
 
 	fmt.Fprintf(&b, "\n%s %s\n", cs.Bold("Result:"), resultText(cs, ev))
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, trimLines(b.String()))
 	return err
+}
+
+// trimLines drops the spaces tabwriter leaves at the end of lines.
+func trimLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " ")
+	}
+	return strings.Join(lines, "\n")
 }
 
 func resultText(cs *iostreams.ColorScheme, ev pool.Evaluation) string {
