@@ -189,3 +189,14 @@ func FuzzFormatDuration(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSweep sizes the largest sweep size-pool allows (1000 nodes).
+func BenchmarkSweep(b *testing.B) {
+	in := Input{Nodes: 1000, Server: Server{MaxConnections: 5000, SuperuserReserved: 3}, Instrumentation: MetricsSame,
+		Pooler: PoolerNone, Current: Settings{MaxOpen: DefaultMaxOpen, MaxIdle: DefaultMaxIdle}}
+	for b.Loop() {
+		if rows := Sweep(in); len(rows) != 1000 {
+			b.Fatal(len(rows))
+		}
+	}
+}
