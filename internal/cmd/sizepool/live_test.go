@@ -148,6 +148,7 @@ func TestLiveModes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			waitForSessionsToEnd(t, c.connectRole, "connectdb%")
 			opts := newOptions(t)
 			opts.F.Globals.URL = c.url
 			opts.Nodes, opts.Reserve = 2, 1
@@ -202,6 +203,48 @@ func TestLiveModes(t *testing.T) {
 				tt.check(t, rep)
 			}
 		})
+	}
+}
+
+// TestLiveConfigFromStdin reads the Connect config once from stdin: its
+// [Database] values and its Postgres.URL, which live mode connects to.
+func TestLiveConfigFromStdin(t *testing.T) {
+	c := startCluster(t)
+	opts := newOptions(t)
+	opts.F.Globals.ConfigPath, opts.F.Globals.ConfigExplicit = "-", true
+	opts.F.IO.In = strings.NewReader(fmt.Sprintf("[Database]\nProvider = postgres\nMaxOpenConnections = 2\nMaxIdleConnections = 2\n\n[Postgres]\nURL = %q\n", c.url))
+	opts.Nodes = 2
+	rep, r := liveJSON(t, opts, "nodes")
+	if r.code != 0 {
+		t.Errorf("exit code %d, want 0 (%v): %+v %+v", r.code, r.err, rep.Server, rep.Evaluation.Checks)
+	}
+	if rep.Mode != "live" || rep.Current.MaxOpen != 2 || rep.Current.OpenFrom != "<stdin>:3" || rep.Server.MaxConnections != 20 {
+		t.Errorf("mode %s, current %+v, server %+v; want live, 2 from <stdin>:3, max_connections 20", rep.Mode, rep.Current, rep.Server)
+	}
+	if strings.Contains(r.out, sentinel) {
+		t.Errorf("password leaked in the report")
+	}
+}
+
+// waitForSessionsToEnd waits until the backends of the previous run have
+// exited: a closed connection's backend leaves pg_stat_activity a moment
+// after the client hangs up.
+func waitForSessionsToEnd(t *testing.T, user, appLike string) {
+	t.Helper()
+	conn := srv.Conn(t, "postgres")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var n int
+		err := conn.QueryRow(context.Background(),
+			"SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND application_name LIKE $2", user, appLike).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sessions of %s still open after 10s", n, user)
+		}
 	}
 }
 

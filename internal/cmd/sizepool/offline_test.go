@@ -41,6 +41,7 @@ func newOptions(t *testing.T) *SizePoolOptions {
 func run(t *testing.T, opts *SizePoolOptions, changed ...string) result {
 	t.Helper()
 	io, _, out, errOut := iostreams.Test()
+	io.In = opts.F.IO.In // keep a config a test put on stdin
 	opts.F.IO = io
 	opts.Changed = func(name string) bool { return slices.Contains(changed, name) }
 	err := runSizePool(context.Background(), opts)
@@ -177,7 +178,7 @@ func TestBadInputExitsTwoNamingTheFlag(t *testing.T) {
 			o.Nodes, o.MaxConnections = 1, 100
 			o.F.Globals.ConfigPath, o.F.Globals.ConfigExplicit = "testdata/none.gcfg", true
 		}, []string{"nodes", "max-connections"}, "config file testdata/none.gcfg not found"},
-		{"live without url", func(o *SizePoolOptions) { o.Nodes = 1 }, []string{"nodes"}, "no database URL"},
+		{"live without url", func(o *SizePoolOptions) { o.Nodes = 1 }, []string{"nodes"}, "no PostgreSQL URL"},
 		{"junit output", func(o *SizePoolOptions) { o.Nodes, o.MaxConnections, o.F.Globals.Output = 1, 100, "junit" }, []string{"nodes", "max-connections"}, `--output "junit" is not supported`},
 	}
 	for _, tt := range tests {

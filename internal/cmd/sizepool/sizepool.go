@@ -146,7 +146,11 @@ func runSizePool(ctx context.Context, opts *SizePoolOptions) error {
 	if err != nil {
 		return cmdutil.Usagef("--pooler %v", err)
 	}
-	cur, err := loadCurrent(f, opts, changed)
+	cfg, path, err := loadConfig(f)
+	if err != nil {
+		return err
+	}
+	cur, err := currentSettings(cfg, path, f.Globals, opts, changed)
 	if err != nil {
 		return err
 	}
@@ -167,7 +171,7 @@ func runSizePool(ctx context.Context, opts *SizePoolOptions) error {
 		if err := validateOffline(opts); err != nil { // flags that need no server are checked first
 			return err
 		}
-		set, err = target.Resolve(ctx, f)
+		set, err = target.FromConfig(ctx, f, cfg) // the config is read once: it may come from stdin
 		if err != nil {
 			return err
 		}
@@ -231,13 +235,9 @@ func validateOffline(opts *SizePoolOptions) error {
 	return nil
 }
 
-// loadCurrent reads the [Database] settings from the Connect config and
+// currentSettings takes the [Database] settings from the Connect config and
 // applies the --max-open, --max-idle and --max-lifetime overrides.
-func loadCurrent(f *cmdutil.Factory, opts *SizePoolOptions, changed func(string) bool) (current, error) {
-	cfg, path, err := loadConfig(f)
-	if err != nil {
-		return current{}, err
-	}
+func currentSettings(cfg *config.Config, path string, g *cmdutil.Globals, opts *SizePoolOptions, changed func(string) bool) (current, error) {
 	db := cfg.Database
 	cur := current{
 		Settings: pool.Settings{
@@ -252,10 +252,10 @@ func loadCurrent(f *cmdutil.Factory, opts *SizePoolOptions, changed func(string)
 	if cfg.IsSet("Database.Provider") {
 		cur.Provider = db.Provider
 	}
-	if g := f.Globals; g.URL != "" {
+	if g.URL != "" {
 		cur.PrimaryURL = g.URL
 	}
-	if g := f.Globals; g.InstrumentationURL != "" {
+	if g.InstrumentationURL != "" {
 		cur.InstrumentationURL = g.InstrumentationURL
 	}
 	if changed("max-open") {
