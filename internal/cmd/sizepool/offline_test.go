@@ -247,3 +247,20 @@ func TestSQLiteProviderIsNoted(t *testing.T) {
 		}
 	}
 }
+
+func TestVerdictsAreColouredOnATerminal(t *testing.T) {
+	io, _, out, _ := iostreams.Test()
+	io.SetColorEnabled(true)
+	opts := newOptions(t)
+	opts.Nodes, opts.MaxConnections = 10, 100
+	rep := &report{Mode: "offline", Nodes: 10, Pooler: pool.PoolerNone, Instrumentation: pool.MetricsSame}
+	rep.Input = pool.Input{Nodes: 10, Server: pool.Server{MaxConnections: 100, SuperuserReserved: 3},
+		Instrumentation: pool.MetricsSame, Pooler: pool.PoolerNone, Current: pool.Settings{MaxOpen: 10, MaxIdle: 5}}
+	rep.Plan = pool.Size(rep.Input)
+	if err := writeText(out, io.ColorScheme(), rep); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "\x1b[31mfail\x1b[0m") {
+		t.Errorf("no red fail verdict in coloured output:\n%q", out.String())
+	}
+}

@@ -87,13 +87,15 @@ const clientsSQL = `SELECT coalesce(nullif(application_name, ''), '(none)'),
 
 // Read asks the server over conn for its limits and current clients,
 // excluding conn's own backend. connectUser is the database user Connect
-// connects as ("" when unknown).
+// connects as ("" when unknown). The queries use the simple protocol, so
+// they also work through a transaction-mode PgBouncer, which cannot keep
+// named prepared statements.
 func Read(ctx context.Context, conn *pgx.Conn, connectUser string) (Facts, error) {
 	var f Facts
-	if err := conn.QueryRow(ctx, settingsSQL).Scan(&f.Version, &f.MaxConnections, &f.SuperuserReserved, &f.Reserved); err != nil {
+	if err := conn.QueryRow(ctx, settingsSQL, pgx.QueryExecModeSimpleProtocol).Scan(&f.Version, &f.MaxConnections, &f.SuperuserReserved, &f.Reserved); err != nil {
 		return Facts{}, fmt.Errorf("reading max_connections and reserved connections: %w", err)
 	}
-	rows, err := conn.Query(ctx, clientsSQL)
+	rows, err := conn.Query(ctx, clientsSQL, pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return Facts{}, fmt.Errorf("reading pg_stat_activity: %w", err)
 	}
