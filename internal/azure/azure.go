@@ -152,10 +152,10 @@ func NormalizeAuthority(raw string) (string, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("the Azure authority host %q is not a URL; use a value such as %s (--azure-authority-host or %s)", raw, DefaultAuthorityHost, EnvAuthorityHost)
+		return "", fmt.Errorf("the Azure authority host is not a URL; use a value such as %s (--azure-authority-host or %s)", DefaultAuthorityHost, EnvAuthorityHost)
 	}
 	if u.Scheme != "https" {
-		return "", fmt.Errorf("the Azure authority host %s does not use https, and the client secret must not travel in clear; use https://%s", raw, u.Host)
+		return "", fmt.Errorf("the Azure authority host %s does not use https, and the client secret must not travel in clear; use https://%s", u.Redacted(), u.Host)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "", fmt.Errorf("the Azure authority host %s must be a plain https URL without user, query or fragment, such as %s", u.Redacted(), DefaultAuthorityHost)

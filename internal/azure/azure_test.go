@@ -123,7 +123,7 @@ func TestNormalizeAuthority(t *testing.T) {
 			t.Errorf("NormalizeAuthority(%q) = %q, %v; want %q", c.in, got, err, c.want)
 		}
 	}
-	for _, bad := range []string{"http://login.microsoftonline.com", "https://", "https://u:p@login.example.com", "https://login.example.com/?x=1", "ftp://x"} {
+	for _, bad := range []string{"http://login.microsoftonline.com", "https://", "https://u:p@login.example.com", "https://login.example.com/?x=1", "ftp://x", "http://u:p@login.example.com", "https://u:p@[::1"} {
 		if got, err := NormalizeAuthority(bad); err == nil {
 			t.Errorf("NormalizeAuthority(%q) = %q, want an error", bad, got)
 		} else if strings.Contains(err.Error(), "u:p@") {
