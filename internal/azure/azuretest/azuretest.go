@@ -16,7 +16,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -54,8 +53,14 @@ type Authority struct {
 	issued   int
 }
 
+// TB is the part of testing.TB that Start needs; a *testing.T fits.
+type TB interface {
+	Helper()
+	Cleanup(func())
+}
+
 // Start runs an authority until the test ends.
-func Start(t testing.TB, opts Options) *Authority {
+func Start(t TB, opts Options) *Authority {
 	t.Helper()
 	a := &Authority{opts: opts}
 	a.Server = httptest.NewUnstartedServer(http.HandlerFunc(a.serve))
