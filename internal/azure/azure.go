@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/connectdb/connectdb/internal/config"
@@ -122,6 +123,9 @@ func Load(p config.Postgres, r *secrets.Resolver, authorityHost string) (Credent
 		return Credentials{}, nil, fmt.Errorf("%w: %s not set; Connect needs all three Azure settings to log in with a service principal, so set them or remove the others", ErrIncomplete, strings.Join(missing, " and "))
 	}
 	getenv := r.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	host, err := NormalizeAuthority(AuthorityHost(authorityHost, getenv))
 	if err != nil {
 		return Credentials{}, nil, err

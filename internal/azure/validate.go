@@ -14,10 +14,10 @@ import (
 type Severity string
 
 const (
-	// Error: Connect will not log in (or not as intended) with these settings.
-	Error Severity = "error"
-	// Warning: Connect may work, but the settings are risky or unusual.
-	Warning Severity = "warning"
+	// SeverityError: Connect will not log in (or not as intended) with these settings.
+	SeverityError Severity = "error"
+	// SeverityWarning: Connect may work, but the settings are risky or unusual.
+	SeverityWarning Severity = "warning"
 )
 
 // Problem is one thing wrong with the Azure settings. Message and Remedy
@@ -73,7 +73,7 @@ func Validate(p config.Postgres) []Problem {
 	}
 	for _, s := range settings {
 		if s.value == "" {
-			add(Error, s.name,
+			add(SeverityError, s.name,
 				fmt.Sprintf("%s is not set, but %s is; Connect needs all three Azure settings to log in with a service principal.", s.name, strings.Join(set, " and ")),
 				fmt.Sprintf("Set %s to %s, or remove the other Azure settings to log in with a password.", s.name, s.what))
 		}
@@ -83,21 +83,21 @@ func Validate(p config.Postgres) []Problem {
 	switch {
 	case tenant == "":
 	case isMultiTenantAlias(tenant):
-		add(Error, SettingTenantID,
+		add(SeverityError, SettingTenantID,
 			fmt.Sprintf("%s is %q, which names no single tenant, and a service principal can only get tokens from its own tenant.", SettingTenantID, tenant),
 			"Set it to the Directory (tenant) ID (a GUID) shown in the Azure portal under Microsoft Entra ID > Overview.")
 	case !IsTenant(tenant):
-		add(Error, SettingTenantID,
+		add(SeverityError, SettingTenantID,
 			fmt.Sprintf("%s %q is neither a GUID nor a domain such as contoso.onmicrosoft.com.", SettingTenantID, tenant),
 			"Set it to the Directory (tenant) ID (a GUID) shown in the Azure portal under Microsoft Entra ID > Overview.")
 	}
 	if client != "" && !IsGUID(client) {
-		add(Error, SettingClientID,
+		add(SeverityError, SettingClientID,
 			fmt.Sprintf("%s %q is not a GUID; Entra ID knows applications only by their Application (client) ID.", SettingClientID, client),
 			"Set it to the Application (client) ID (a GUID) shown in the Azure portal under App registrations > your app > Overview.")
 	}
 	if tenant != "" && client != "" && strings.EqualFold(tenant, client) {
-		add(Error, SettingClientID,
+		add(SeverityError, SettingClientID,
 			fmt.Sprintf("%s and %s hold the same ID, but a tenant and an application never share one.", SettingClientID, SettingTenantID),
 			"Copy the Application (client) ID and the Directory (tenant) ID separately from the app registration's Overview page.")
 	}
@@ -106,53 +106,53 @@ func Validate(p config.Postgres) []Problem {
 		if IsGUID(sec) {
 			msg = SettingClientSecret + " is stored in plain text and has the shape of a GUID, so it is probably the secret's ID rather than its value."
 		}
-		add(Warning, SettingClientSecret, msg,
+		add(SeverityWarning, SettingClientSecret, msg,
 			"Copy the secret's Value from Certificates & secrets, encrypt it with 'rscadmin configure --encrypt-config-value' and put the result in "+SettingClientSecret+".")
 	}
 
 	// No password next to the service principal.
 	if p.Password != "" {
-		add(Error, "Postgres.Password",
+		add(SeverityError, "Postgres.Password",
 			"Postgres.Password is set together with the Azure settings; with a service principal the password is an Entra access token, so this password is either ignored or a mistake.",
 			"Remove Postgres.Password, or remove the three Azure settings to log in with the password.")
 	}
 	primary := parseURL(p.URL)
 	if primary.password {
-		add(Error, "Postgres.URL",
+		add(SeverityError, "Postgres.URL",
 			"Postgres.URL contains a password although the Azure settings are set; the login uses an Entra access token instead.",
 			"Remove the password from Postgres.URL (keep the user, which must be the role mapped to the service principal).")
 	}
 	if p.URL != "" && primary.ok && primary.user == "" {
-		add(Warning, "Postgres.URL",
+		add(SeverityWarning, "Postgres.URL",
 			"Postgres.URL has no user, but an Entra login needs the name of the role mapped to the service principal.",
 			"Put the role name in the URL, as in postgres://connect-app@example.postgres.database.azure.com/connect?sslmode=require.")
 	}
 	if primary.sslmode == "disable" {
-		add(Error, "Postgres.URL",
+		add(SeverityError, "Postgres.URL",
 			"Postgres.URL sets sslmode=disable, so the Entra access token would travel in clear, and Azure Database for PostgreSQL requires SSL.",
 			"Use sslmode=require (or verify-full) in Postgres.URL.")
 	}
 
 	// The instrumentation database must use the same principal.
 	if p.InstrumentationPassword != "" {
-		add(Error, "Postgres.InstrumentationPassword",
+		add(SeverityError, "Postgres.InstrumentationPassword",
 			"Postgres.InstrumentationPassword is set together with the Azure settings, but the instrumentation database must log in with the same service principal as the main database.",
 			"Remove Postgres.InstrumentationPassword; Connect uses the service principal's token for both databases.")
 	}
 	if p.InstrumentationURL != "" {
 		inst := parseURL(p.InstrumentationURL)
 		if inst.password {
-			add(Error, "Postgres.InstrumentationURL",
+			add(SeverityError, "Postgres.InstrumentationURL",
 				"Postgres.InstrumentationURL contains a password, but the instrumentation database must log in with the same service principal as the main database.",
 				"Remove the password from Postgres.InstrumentationURL.")
 		}
 		if inst.ok && primary.ok && inst.user != primary.user {
-			add(Warning, "Postgres.InstrumentationURL",
+			add(SeverityWarning, "Postgres.InstrumentationURL",
 				fmt.Sprintf("Postgres.InstrumentationURL logs in as %q but Postgres.URL as %q, while both use the same service principal.", inst.user, primary.user),
 				"Use the role mapped to the service principal in both URLs (on each server the role must be created for that principal).")
 		}
 		if inst.sslmode == "disable" {
-			add(Error, "Postgres.InstrumentationURL",
+			add(SeverityError, "Postgres.InstrumentationURL",
 				"Postgres.InstrumentationURL sets sslmode=disable, so the Entra access token would travel in clear.",
 				"Use sslmode=require (or verify-full) in Postgres.InstrumentationURL.")
 		}

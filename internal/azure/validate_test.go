@@ -39,57 +39,57 @@ func TestValidate(t *testing.T) {
 			p.InstrumentationURL = "postgres://connect-app@example.postgres.database.azure.com/metrics?sslmode=require"
 		}), nil},
 		{"only tenant", config.Postgres{URL: good.URL, AzureTenantId: testTenant}, []want{
-			{SettingClientID, Error, "is not set, but Postgres.AzureTenantId is"},
-			{SettingClientSecret, Error, "is not set"},
+			{SettingClientID, SeverityError, "is not set, but Postgres.AzureTenantId is"},
+			{SettingClientSecret, SeverityError, "is not set"},
 		}},
 		{"secret missing", with(func(p *config.Postgres) { p.AzureClientSecret = "" }), []want{
-			{SettingClientSecret, Error, "Postgres.AzureTenantId and Postgres.AzureClientId is"},
+			{SettingClientSecret, SeverityError, "Postgres.AzureTenantId and Postgres.AzureClientId is"},
 		}},
 		{"tenant not a GUID", with(func(p *config.Postgres) { p.AzureTenantId = "our-tenant-id" }), []want{
-			{SettingTenantID, Error, "neither a GUID nor a domain"},
+			{SettingTenantID, SeverityError, "neither a GUID nor a domain"},
 		}},
 		{"tenant common", with(func(p *config.Postgres) { p.AzureTenantId = "common" }), []want{
-			{SettingTenantID, Error, "names no single tenant"},
+			{SettingTenantID, SeverityError, "names no single tenant"},
 		}},
 		{"client not a GUID", with(func(p *config.Postgres) { p.AzureClientId = "example" }), []want{
-			{SettingClientID, Error, "is not a GUID"},
+			{SettingClientID, SeverityError, "is not a GUID"},
 		}},
 		{"client GUID with braces", with(func(p *config.Postgres) { p.AzureClientId = "{" + testClient + "}" }), []want{
-			{SettingClientID, Error, "is not a GUID"},
+			{SettingClientID, SeverityError, "is not a GUID"},
 		}},
 		{"tenant equals client", with(func(p *config.Postgres) { p.AzureClientId = testTenant }), []want{
-			{SettingClientID, Error, "the same ID"},
+			{SettingClientID, SeverityError, "the same ID"},
 		}},
 		{"plain secret", with(func(p *config.Postgres) { p.AzureClientSecret = sentinel }), []want{
-			{SettingClientSecret, Warning, "plain text"},
+			{SettingClientSecret, SeverityWarning, "plain text"},
 		}},
 		{"secret ID instead of value", with(func(p *config.Postgres) { p.AzureClientSecret = "9b2f5e1c-3d4a-4b6c-8e7f-1a2b3c4d5e6f" }), []want{
-			{SettingClientSecret, Warning, "secret's ID"},
+			{SettingClientSecret, SeverityWarning, "secret's ID"},
 		}},
 		{"password too", with(func(p *config.Postgres) { p.Password = encSecret }), []want{
-			{"Postgres.Password", Error, "together with the Azure settings"},
+			{"Postgres.Password", SeverityError, "together with the Azure settings"},
 		}},
 		{"password in URL", with(func(p *config.Postgres) { p.URL = "postgres://connect-app:" + sentinel + "@h/connect" }), []want{
-			{"Postgres.URL", Error, "contains a password"},
+			{"Postgres.URL", SeverityError, "contains a password"},
 		}},
 		{"password in keyword URL", with(func(p *config.Postgres) { p.URL = "host=h user=connect-app password=" + sentinel }), []want{
-			{"Postgres.URL", Error, "contains a password"},
+			{"Postgres.URL", SeverityError, "contains a password"},
 		}},
 		{"no user", with(func(p *config.Postgres) { p.URL = "postgres://h/connect?sslmode=require" }), []want{
-			{"Postgres.URL", Warning, "has no user"},
+			{"Postgres.URL", SeverityWarning, "has no user"},
 		}},
 		{"sslmode disable", with(func(p *config.Postgres) { p.URL = "postgres://connect-app@h/connect?sslmode=disable" }), []want{
-			{"Postgres.URL", Error, "in clear"},
+			{"Postgres.URL", SeverityError, "in clear"},
 		}},
 		{"instrumentation password", with(func(p *config.Postgres) { p.InstrumentationPassword = encSecret }), []want{
-			{"Postgres.InstrumentationPassword", Error, "same service principal"},
+			{"Postgres.InstrumentationPassword", SeverityError, "same service principal"},
 		}},
 		{"instrumentation URL password and other user", with(func(p *config.Postgres) {
 			p.InstrumentationURL = "postgres://metrics:" + sentinel + "@h/metrics?sslmode=disable"
 		}), []want{
-			{"Postgres.InstrumentationURL", Error, "contains a password"},
-			{"Postgres.InstrumentationURL", Warning, `logs in as "metrics" but Postgres.URL as "connect-app"`},
-			{"Postgres.InstrumentationURL", Error, "in clear"},
+			{"Postgres.InstrumentationURL", SeverityError, "contains a password"},
+			{"Postgres.InstrumentationURL", SeverityWarning, `logs in as "metrics" but Postgres.URL as "connect-app"`},
+			{"Postgres.InstrumentationURL", SeverityError, "in clear"},
 		}},
 	}
 	for _, tc := range cases {
@@ -152,7 +152,7 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("problems without Azure settings: %v", got)
 		}
 		for _, pr := range got {
-			if pr.Setting == "" || pr.Message == "" || pr.Remedy == "" || !slices.Contains([]Severity{Error, Warning}, pr.Severity) {
+			if pr.Setting == "" || pr.Message == "" || pr.Remedy == "" || !slices.Contains([]Severity{SeverityError, SeverityWarning}, pr.Severity) {
 				t.Fatalf("incomplete problem %+v", pr)
 			}
 			if len(secret) >= 8 && strings.Contains(pr.Message+pr.Remedy, secret) && !strings.Contains(tenant+client+u+iu, secret) {
