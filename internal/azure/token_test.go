@@ -346,3 +346,37 @@ func TestRandomTokenN(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkTokenCached is the cost Token adds to every new connection
+// while the cached token is valid (no network).
+func BenchmarkTokenCached(b *testing.B) {
+	a := azuretest.Start(b, azuretest.Options{Tenant: testTenant, ClientID: testClient, Secret: sentinel})
+	src := NewTokenSource(Credentials{TenantID: testTenant, ClientID: testClient, ClientSecret: secrets.NewSecret(sentinel), AuthorityHost: a.URL()}, WithRootCAs(a.CertPool()))
+	ctx := context.Background()
+	if _, err := src.Token(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := src.Token(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if a.Issued() != 1 {
+		b.Fatalf("issued %d tokens, want 1", a.Issued())
+	}
+}
+
+// BenchmarkTokenFetch is one full client-credentials round trip to a
+// local HTTPS authority (TLS connection reused).
+func BenchmarkTokenFetch(b *testing.B) {
+	a := azuretest.Start(b, azuretest.Options{Tenant: testTenant, ClientID: testClient, Secret: sentinel})
+	src := NewTokenSource(Credentials{TenantID: testTenant, ClientID: testClient, ClientSecret: secrets.NewSecret(sentinel), AuthorityHost: a.URL()}, WithRootCAs(a.CertPool()))
+	ctx := context.Background()
+	for b.Loop() {
+		src.Invalidate()
+		if _, err := src.Token(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
