@@ -316,3 +316,34 @@ func TestShowLocksManyLocksWrap(t *testing.T) {
 	}
 	golden(t, "many.golden", out.String())
 }
+
+func TestShowLocksFlags(t *testing.T) {
+	db := srv.NewDatabase(t, "")
+	for _, tc := range []struct {
+		args []string
+		want string
+		code int
+	}{
+		{[]string{"--watch", "50ms"}, "Refreshing every 50ms", 0},
+		{[]string{"--watch=60ms"}, "Refreshing every 60ms", 0},
+		{[]string{"--watch"}, "Refreshing every 2s", 0},
+		{[]string{"--lock-id", "1,2"}, "Connect's upgrade lock: 1,2 (int4,int4, from --lock-id)", 0},
+		{[]string{"5s"}, "", cmdutil.ExitUsage},
+		{[]string{"--watch", "soon"}, "", cmdutil.ExitUsage},
+	} {
+		f, out, _ := factory(srv.SuperURL(db), nil)
+		cmd := NewCmdShowLocks(f)
+		cmd.SetArgs(tc.args)
+		cmd.SetOut(out)
+		cmd.SetErr(out)
+		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+		err := cmd.ExecuteContext(ctx)
+		cancel()
+		if code := cmdutil.ExitCode(err); code != tc.code {
+			t.Errorf("%v: exit %d (%v), want %d", tc.args, code, err, tc.code)
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%v: output lacks %q:\n%s", tc.args, tc.want, out)
+		}
+	}
+}
