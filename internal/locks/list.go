@@ -269,6 +269,16 @@ func HeldBy(locks []Lock, k Key) []Lock {
 	return out
 }
 
+// Holders reads pg_locks for k in conn's database and returns its granted
+// rows, with their sessions: nil when nobody holds k. One round trip.
+func Holders(ctx context.Context, conn *pgx.Conn, k Key) ([]Lock, error) {
+	ls, err := List(ctx, conn, ListOptions{Key: &k})
+	if err != nil {
+		return nil, err
+	}
+	return HeldBy(ls, k), nil
+}
+
 // Waiting returns the rows waiting for k.
 func Waiting(locks []Lock, k Key) []Lock {
 	var out []Lock

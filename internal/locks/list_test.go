@@ -111,6 +111,12 @@ func TestReadOtherDatabase(t *testing.T) {
 	if err != nil || len(here) != 0 {
 		t.Fatalf("this database: %+v, %v", here, err)
 	}
+	if h, err := Holders(ctx, me, BigintKey(99)); err != nil || h != nil {
+		t.Fatalf("Holders in this database: %+v, %v", h, err)
+	}
+	if h, err := Holders(ctx, srv.Conn(t, db2), BigintKey(99)); err != nil || len(h) != 1 || h[0].Session.Application != "elsewhere" {
+		t.Fatalf("Holders in the other database: %+v, %v", h, err)
+	}
 	all, err := List(ctx, me, ListOptions{AllDatabases: true, Key: ptr(BigintKey(99))})
 	if err != nil || len(all) != 1 || all[0].Database != db2 {
 		t.Fatalf("all databases: %+v, %v", all, err)

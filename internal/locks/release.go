@@ -224,6 +224,9 @@ type KeyState struct {
 	Database string  `json:"database"`
 	Released bool    `json:"released"`          // the ended holders no longer hold it
 	HeldBy   []int32 `json:"held_by,omitempty"` // who holds it now (a waiter may have taken it)
+	// TakenByWaiter is true when a new holder was waiting for the key
+	// when the plan was made.
+	TakenByWaiter bool `json:"taken_by_waiter,omitempty"`
 }
 
 // Result is the outcome of Execute.
@@ -376,6 +379,14 @@ func Execute(ctx context.Context, conn *pgx.Conn, plan *Plan, sel Selection, opt
 	if err != nil {
 		return res, err
 	}
+	waited := map[dbPIDKey]bool{}
+	if plan.Snapshot != nil {
+		for _, l := range plan.Snapshot.Locks {
+			if !l.Granted {
+				waited[dbPIDKey{l.Database, l.PID, l.Key}] = true
+			}
+		}
+	}
 	ended := map[int32]bool{}
 	for _, c := range plan.Actionable() {
 		ended[c.PID] = true
@@ -387,6 +398,9 @@ func Execute(ctx context.Context, conn *pgx.Conn, plan *Plan, sel Selection, opt
 				continue
 			}
 			ks.HeldBy = append(ks.HeldBy, l.PID)
+			if waited[dbPIDKey{dk.db, l.PID, dk.key}] {
+				ks.TakenByWaiter = true
+			}
 			if ended[l.PID] {
 				ks.Released = false
 			}
@@ -394,6 +408,12 @@ func Execute(ctx context.Context, conn *pgx.Conn, plan *Plan, sel Selection, opt
 		res.Keys = append(res.Keys, ks)
 	}
 	return res, nil
+}
+
+type dbPIDKey struct {
+	db  string
+	pid int32
+	key Key
 }
 
 // end signals one candidate and returns what was done ("" when the session

@@ -299,8 +299,10 @@ func writeResult(w io.Writer, cs *iostreams.ColorScheme, rep *Report) {
 		switch {
 		case !k.Released:
 			fmt.Fprintf(w, "lock %s in database %s: %s\n", k.Key, k.Database, cs.Red("still held by pid "+pidList(k.HeldBy)))
-		case len(k.HeldBy) > 0:
+		case len(k.HeldBy) > 0 && k.TakenByWaiter:
 			fmt.Fprintf(w, "lock %s in database %s: released; now held by pid %s, a session that was waiting for it\n", k.Key, k.Database, pidList(k.HeldBy))
+		case len(k.HeldBy) > 0:
+			fmt.Fprintf(w, "lock %s in database %s: released by the ended session; still held by pid %s\n", k.Key, k.Database, pidList(k.HeldBy))
 		default:
 			fmt.Fprintf(w, "lock %s in database %s: released; nobody holds it now\n", k.Key, k.Database)
 		}
