@@ -333,15 +333,6 @@ func modeName(m string) string {
 	return m
 }
 
-func str(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}
-
-func boolv(p *bool) bool { return p != nil && *p }
-
 // Age returns now - t rounded to the second, or 0 when t is nil.
 func Age(now time.Time, t *time.Time) time.Duration {
 	if t == nil {

@@ -314,7 +314,11 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 	}
 	fmt.Fprintf(w, "\n%d held by %d %s, %d waiting.", held, len(order), plural(len(order), "session", "sessions"), waiting)
 	if rep.LockID != nil && !connectHeld {
-		fmt.Fprintf(w, " Connect's upgrade lock %s is not held.", rep.LockID)
+		fmt.Fprintf(w, " Connect's upgrade lock %s is not held", rep.LockID)
+		if !rep.AllDatabases {
+			fmt.Fprintf(w, " in this database (--all-databases checks the others)")
+		}
+		fmt.Fprint(w, ".")
 	}
 	fmt.Fprintln(w)
 	writeNotes(w, cs, rep)
