@@ -300,3 +300,46 @@ func TestSeedAdviceUnlockAllFromAnotherSession(t *testing.T) {
 		t.Fatalf("after unlock_all in the holder, TryLock = %v, %v", ok, err)
 	}
 }
+
+func TestReleaseRefusesMigrationLikeHolders(t *testing.T) {
+	ctx := context.Background()
+	db := srv.NewDatabase(t, "")
+	me := srv.Conn(t, db)
+
+	// An application name that looks like a migration tool.
+	hold(t, db, "connect-migrate", "SELECT pg_advisory_lock(21)")
+	k21 := BigintKey(21)
+	p := plan(t, me, Selection{Key: &k21})
+	if len(p.Actionable()) != 0 || !strings.Contains(p.Refused()[0].Refused, "migration tool") {
+		t.Fatalf("migration-like app: %+v", p.Candidates)
+	}
+	if p = plan(t, me, Selection{Key: &k21, Force: true}); len(p.Actionable()) != 1 {
+		t.Fatalf("migration-like app with --force: %+v", p.Candidates)
+	}
+
+	// An idle holder while a sibling session (same role, client and
+	// application) is running a statement: the migration may run there.
+	hold(t, db, "rstudio-connect", "SELECT pg_advisory_lock(22)")
+	sib := hold(t, db, "rstudio-connect")
+	done := make(chan error, 1)
+	go func() {
+		_, err := sib.Exec(ctx, "SELECT pg_sleep(30)")
+		done <- err
+	}()
+	t.Cleanup(func() { // runs before the sessions close
+		srv.MustExec(t, db, "SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'")
+		<-done
+	})
+	k22 := BigintKey(22)
+	waitFor(t, "the sibling to run", func() bool {
+		snap, err := Read(ctx, me, ListOptions{})
+		return err == nil && len(snap.Active) == 1
+	})
+	p = plan(t, me, Selection{Key: &k22})
+	if len(p.Actionable()) != 0 || !strings.Contains(p.Refused()[0].Refused, "another connection") {
+		t.Fatalf("idle holder with a busy sibling: %+v", p.Candidates)
+	}
+	if v := Assess(p.Snapshot, HeldBy(p.Snapshot.Locks, k22)[0], 0); v.Kind != VerdictBusy {
+		t.Fatalf("verdict: %+v", v)
+	}
+}
