@@ -141,6 +141,9 @@ func runReleaseLocks(ctx context.Context, opts *ReleaseLocksOptions) error {
 
 	if act {
 		rep.DryRun = false
+		if f.IO.IsStderrTTY() {
+			fmt.Fprintf(f.IO.ErrOut, "Ending %s; waiting up to %s for the locks to go…\n", sessions(actionable), opts.Wait)
+		}
 		res, err := locks.Execute(ctx, conn, plan, sel, locks.ExecOptions{Grace: opts.Grace, Wait: opts.Wait})
 		rep.Result = res
 		if err != nil {
