@@ -23,7 +23,7 @@ type checkJSON struct {
 }
 
 type diagnosisJSON struct {
-	Offset         int    `json:"offset"`          // byte offset in the URL as given
+	Offset         int    `json:"offset"`          // byte offset in the URL as given (the password's start for problems inside it)
 	RedactedOffset int    `json:"redacted_offset"` // byte offset in input_redacted
 	Field          string `json:"field"`
 	Severity       string `json:"severity"`
@@ -83,7 +83,7 @@ func runCheck(opts *EncodeURLOptions) error {
 			res.Warnings++
 		}
 		res.Diagnoses = append(res.Diagnoses, diagnosisJSON{
-			Offset: d.Offset, RedactedOffset: m.redactedOffset(d.Offset), Field: d.Field,
+			Offset: m.shownOffset(d), RedactedOffset: m.redactedOffset(d.Offset), Field: d.Field,
 			Severity: d.Severity.String(), Problem: d.Problem, Fix: d.Fix,
 		})
 	}
@@ -222,6 +222,23 @@ func newOffsetMap(raw, redacted string) offsetMap {
 		raw[len(raw)-1-m.suffix] == redacted[len(redacted)-1-m.suffix] {
 		m.suffix++
 	}
+	// A password that starts or ends with 'x' matches part of the "xxxxx"
+	// mark; back off to the mark's edges so that no offset maps inside it.
+	if raw != redacted {
+		for p := strings.Index(redacted, mark); p >= 0; {
+			if p < m.prefix && m.prefix <= p+len(mark) {
+				m.prefix = p
+			}
+			if start := len(redacted) - m.suffix; p <= start && start < p+len(mark) {
+				m.suffix = len(redacted) - (p + len(mark))
+			}
+			next := strings.Index(redacted[p+1:], mark)
+			if next < 0 {
+				break
+			}
+			p += 1 + next
+		}
+	}
 	m.columns = make([]int, len(redacted)+1)
 	var b strings.Builder
 	col := 0
@@ -242,6 +259,19 @@ func newOffsetMap(raw, redacted string) offsetMap {
 	m.columns[len(redacted)] = col
 	m.display = b.String()
 	return m
+}
+
+// mark is what dsn.Redact puts in place of a secret.
+const mark = "xxxxx"
+
+// shownOffset is the offset reported for d: its own, except that a problem
+// inside the password is reported at the password's first byte, so that the
+// output does not reveal where in the password a character is.
+func (m offsetMap) shownOffset(d dsn.Diagnosis) int {
+	if d.Field == "password" && m.raw != m.redacted {
+		return m.prefix
+	}
+	return d.Offset
 }
 
 func (m offsetMap) redactedOffset(off int) int {
