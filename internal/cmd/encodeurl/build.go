@@ -120,6 +120,16 @@ func (o *EncodeURLOptions) password() (string, error) {
 	case o.PasswordSet:
 		o.warnf("--password puts the password on the command line, where other users can see it via ps; use the prompt or --password-stdin instead.")
 		pw = o.Password
+	case o.F.Globals.PasswordFile != "":
+		r := &secrets.Resolver{PasswordFile: o.F.Globals.PasswordFile}
+		res, warnings, err := r.Password(secrets.Primary, "", "", "", "", "")
+		for _, w := range warnings {
+			o.warnf("%s.", w)
+		}
+		if err != nil {
+			return "", cmdutil.UsageError(err)
+		}
+		pw = res.Secret.Reveal()
 	case o.PasswordStdin:
 		line, err := readFirstLine(o.F.IO.In)
 		if err != nil {

@@ -82,8 +82,9 @@ func NewCmdEncodeURL(f *cmdutil.Factory) *cobra.Command {
 		Long: `encode-url builds the Postgres.URL setting from its parts, percent-encoding the
 user and password the way Connect's guide requires (@ # ! $ % / ? and every other
 special character), so that Connect, pgx and libpq all read back the same
-credentials. The password is read without echo from the terminal, or from stdin
-with --password-stdin; never from the command line.
+credentials. The password is read without echo from the terminal, from stdin
+with --password-stdin, or from the first line of --password-file; never from the
+command line.
 
 With --gcfg it prints a ready [Postgres] block: the URL without the password and
 a Password line, encrypted with Connect's secret key when --secret-key is given.
@@ -175,13 +176,13 @@ func (o *EncodeURLOptions) validateModes() error {
 		}
 	}
 	n := 0
-	for _, set := range []bool{o.PasswordStdin, o.PasswordSet, o.NoPassword} {
+	for _, set := range []bool{o.PasswordStdin, o.PasswordSet, o.NoPassword, o.F.Globals.PasswordFile != ""} {
 		if set {
 			n++
 		}
 	}
 	if n > 1 {
-		return cmdutil.Usagef("give at most one of --password-stdin, --password and --no-password")
+		return cmdutil.Usagef("give at most one of --password-stdin, --password-file, --password and --no-password")
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package encodeurl
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,6 +38,7 @@ func TestUsageErrors(t *testing.T) {
 		{"options and schema", base(func(o *EncodeURLOptions) { o.Schema, o.Params = "s", []string{"options=-cx=y"} }), "both set the options parameter"},
 		{"duplicate param", base(func(o *EncodeURLOptions) { o.Params = []string{"a=1", "A=2"} }), "given twice"},
 		{"two password sources", base(func(o *EncodeURLOptions) { o.PasswordStdin, o.NoPassword = true, true }), "at most one of"},
+		{"missing password file", base(func(o *EncodeURLOptions) {}), "password file /nonexistent/pw not found"},
 		{"show-password without check", base(func(o *EncodeURLOptions) { o.ShowPassword = true }), "--show-password applies only to --check"},
 		{"inline without gcfg", base(func(o *EncodeURLOptions) { o.InlinePassword = true }), "--inline-password applies only to --gcfg"},
 		{"fips without gcfg", base(func(o *EncodeURLOptions) { o.FIPS = true }), "--fips applies only to --gcfg"},
@@ -50,7 +53,11 @@ func TestUsageErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := runOpts(t, tt.opts, "", nil)
+			r := runOpts(t, tt.opts, "", func(f *cmdutil.Factory) {
+				if tt.name == "missing password file" {
+					f.Globals.PasswordFile = "/nonexistent/pw"
+				}
+			})
 			if r.code != cmdutil.ExitUsage {
 				t.Fatalf("exit %d, want 2 (err %v)", r.code, r.err)
 			}
@@ -247,5 +254,21 @@ func TestCheckArgvWarning(t *testing.T) {
 		func(f *cmdutil.Factory) { f.IO.SetTTY(true, false, false) })
 	if r.code != 0 || !strings.Contains(r.out, "No problems found") {
 		t.Errorf("tty: exit %d out %q", r.code, r.out)
+	}
+}
+
+// TestPasswordFile: --password-file's first line is the password.
+func TestPasswordFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(path, []byte("p@ss#w!$%/?:word é\nsecond\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runOpts(t, EncodeURLOptions{User: "u", Host: "h", Database: "d"}, "", func(f *cmdutil.Factory) { f.Globals.PasswordFile = path })
+	if r.err != nil || pgxParse(t, strings.TrimSpace(r.out)).Password != "p@ss#w!$%/?:word é" {
+		t.Fatalf("out %q err %v", r.out, r.err)
+	}
+	r = runOpts(t, EncodeURLOptions{User: "u", Host: "h", PasswordStdin: true}, "x\n", func(f *cmdutil.Factory) { f.Globals.PasswordFile = path })
+	if r.code != cmdutil.ExitUsage {
+		t.Fatalf("--password-file with --password-stdin: exit %d", r.code)
 	}
 }
