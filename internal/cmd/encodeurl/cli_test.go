@@ -106,7 +106,11 @@ func TestHelpMatchesDocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(help, "\n") {
+	local := help[strings.Index(help, "\nFlags:"):]
+	if g := strings.Index(local, "Global Flags:"); g >= 0 {
+		local = local[:g]
+	}
+	for _, line := range strings.Split(local, "\n") {
 		line = strings.TrimSpace(line)
 		if strings.HasPrefix(line, "--") {
 			flag := strings.Fields(line)[0]
