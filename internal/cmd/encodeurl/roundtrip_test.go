@@ -1,6 +1,8 @@
 package encodeurl
 
 import (
+	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -206,6 +208,47 @@ func FuzzBuildURLRoundTrip(f *testing.F) {
 		}
 		if info, err := dsn.Parse(u); err != nil || info.User != user || info.HasPassword != (pw != "") {
 			t.Fatalf("dsn.Parse(%q) = %+v, %v", dsn.Redact(u), info, err)
+		}
+	})
+}
+
+// FuzzCheckNeverShowsPassword: whatever URL --check is given, the password
+// in its userinfo never appears in the text or JSON output unless
+// --show-password asks for it.
+func FuzzCheckNeverShowsPassword(f *testing.F) {
+	f.Add("p@ss#w!$%/?:word é", "db.example.com/connect")
+	f.Add("secret", "h:5432/db?sslmode=require&password=x")
+	f.Add("a/b?c", "h/d?application_name=a@b")
+	f.Add("pw#frag", "/db")
+	f.Add("Sentinel-7q@Z#x", "db.example.com/connect?x=%zz")
+	f.Fuzz(func(t *testing.T, pw, rest string) {
+		raw := "postgres://connect:" + pw + "@" + rest
+		// Only distinctive passwords that occur nowhere else in the URL can
+		// be looked for in the output.
+		// JSON escapes some characters; look for the escaped form too.
+		b, _ := json.Marshal(pw)
+		forms := []string{pw, dsn.EncodePassword(pw), strings.Trim(string(b), `"`)}
+		if len(pw) < 6 || strings.ContainsAny(pw, "\r\n") {
+			return
+		}
+		// The rest of the URL is printed, escaped for JSON or with control
+		// characters made visible; skip passwords that occur in it.
+		other := "postgres://connect:@" + rest
+		ob, _ := json.Marshal(other)
+		background := other + string(ob) + sanitize(other)
+		for _, form := range forms {
+			if strings.Contains(background, form) {
+				return
+			}
+		}
+		for _, output := range []string{"text", "json"} {
+			r := runOpts(t, EncodeURLOptions{Check: "-", CheckSet: true}, raw+"\n", withOutput(output))
+			all := r.out + r.errOut + fmt.Sprint(r.err)
+			for _, form := range forms {
+				if strings.Contains(all, form) {
+					t.Fatalf("%s output shows the password %q:\n%s", output, pw, all)
+				}
+			}
 		}
 	})
 }
