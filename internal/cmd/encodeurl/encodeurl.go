@@ -6,6 +6,7 @@ package encodeurl
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -100,7 +101,7 @@ not work, 2 bad flags or input that cannot be repaired automatically.`,
 			fl := cmd.Flags()
 			opts.PasswordSet = fl.Changed("password")
 			opts.CheckSet = fl.Changed("check")
-			return runEncodeURL(opts)
+			return runEncodeURL(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -126,7 +127,10 @@ not work, 2 bad flags or input that cannot be repaired automatically.`,
 	return cmd
 }
 
-func runEncodeURL(opts *EncodeURLOptions) error {
+// runEncodeURL runs encode-url. It never touches the network: ctx is
+// accepted for the command convention and future use.
+func runEncodeURL(ctx context.Context, opts *EncodeURLOptions) error {
+	_ = ctx
 	if err := opts.F.CheckOutput("text", "json"); err != nil {
 		return err
 	}

@@ -94,6 +94,17 @@ func TestGolden(t *testing.T) {
 				if r.err != nil && r.err.Error() != "" {
 					errLine = "connectdb: " + r.err.Error() + "\n"
 				}
+				if !m.opts.CheckSet && !m.opts.GCfg && output == "text" {
+					// Every built URL is accepted by dsn.Parse, and by pgx
+					// unless it names certificate files (pgx reads them).
+					u := strings.TrimSpace(r.out)
+					if !strings.Contains(u, "sslcert=") && !strings.Contains(u, "sslrootcert=") {
+						pgxParse(t, u)
+					}
+					if _, err := dsn.Parse(u); err != nil {
+						t.Errorf("dsn.Parse: %v", err)
+					}
+				}
 				got := fmt.Sprintf("--- stdout ---\n%s--- stderr ---\n%s%s--- exit %d\n", r.out, r.errOut, errLine, r.code)
 				golden(t, m.name+"."+output, normalise(got, keyPath))
 			})

@@ -1,6 +1,7 @@
 package encodeurl
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"flag"
@@ -55,7 +56,7 @@ func runOpts(t testing.TB, opts EncodeURLOptions, stdin string, setup func(f *cm
 		setup(f)
 	}
 	opts.F = f
-	err := runEncodeURL(&opts)
+	err := runEncodeURL(context.Background(), &opts)
 	return result{err: err, code: cmdutil.ExitCode(err), out: out.String(), errOut: errOut.String()}
 }
 

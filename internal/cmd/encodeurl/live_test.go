@@ -49,6 +49,7 @@ func connectAndCheck(t *testing.T, url, wantUser, wantDB string) *pgx.Conn {
 // encode-url printed, both directly with pgx and through connectdb's own
 // target package (as every other command would use the URL).
 func TestLiveLoginWithSeedPassword(t *testing.T) {
+	t.Logf("PostgreSQL %s", srv.Version)
 	role := srv.NewRole(t, seedPassword)
 	db := srv.NewDatabase(t, role)
 
