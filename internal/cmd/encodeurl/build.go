@@ -131,7 +131,12 @@ func (o *EncodeURLOptions) password() (string, error) {
 		}
 		pw = res.Secret.Reveal()
 	case o.PasswordStdin:
-		line, err := readFirstLine(o.F.IO.In)
+		read := func() (string, error) { return readFirstLine(o.F.IO.In) }
+		if o.F.IO.IsStdinTTY() {
+			// Typed at a terminal after all: do not echo it.
+			read = func() (string, error) { return o.readSecret("Password: ") }
+		}
+		line, err := read()
 		if err != nil {
 			return "", cmdutil.Usagef("cannot read the password from stdin (%v); pipe it in, e.g. --password-stdin < password.txt", err)
 		}
@@ -365,6 +370,10 @@ func (o *EncodeURLOptions) build(password string) (*buildResult, error) {
 		enc, err := key.Encrypt(password, o.FIPS)
 		if err != nil {
 			return nil, fmt.Errorf("encrypting the password: %w", err)
+		}
+		// Guard against a key that cannot read back what it wrote.
+		if back, err := key.Decrypt(enc); err != nil || back != password {
+			return nil, fmt.Errorf("the password encrypted with %s does not decrypt back to itself; check the key file", keyPath)
 		}
 		res.encrypted = enc
 		mode := "Connect's default encryption"

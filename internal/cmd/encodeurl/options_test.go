@@ -272,3 +272,15 @@ func TestPasswordFile(t *testing.T) {
 		t.Fatalf("--password-file with --password-stdin: exit %d", r.code)
 	}
 }
+
+// TestPasswordStdinOnTerminal: --password-stdin typed at a terminal is read
+// without echo.
+func TestPasswordStdinOnTerminal(t *testing.T) {
+	prompted := false
+	o := EncodeURLOptions{User: "u", Host: "h", PasswordStdin: true,
+		ReadSecret: func(string) (string, error) { prompted = true; return "typed#pw", nil }}
+	r := runOpts(t, o, "", func(f *cmdutil.Factory) { f.IO.SetTTY(true, false, false) })
+	if r.err != nil || !prompted || pgxParse(t, strings.TrimSpace(r.out)).Password != "typed#pw" {
+		t.Fatalf("prompted %v out %q err %v", prompted, r.out, r.err)
+	}
+}
