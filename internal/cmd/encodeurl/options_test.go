@@ -194,6 +194,11 @@ func TestCheckHost(t *testing.T) {
 	if strings.TrimSpace(r.out) != "postgres://u@[::1]:5433/d" {
 		t.Errorf("IPv6 URL = %q", r.out)
 	}
+	// Non-ASCII host and database names come back unchanged.
+	r = runOpts(t, EncodeURLOptions{User: "u", Host: "dé.example.com", Database: "conn/ect?#é"}, "", nil)
+	if cfg := pgxParse(t, strings.TrimSpace(r.out)); cfg.Host != "dé.example.com" || cfg.Database != "conn/ect?#é" {
+		t.Errorf("pgx read host %q database %q from %s", cfg.Host, cfg.Database, r.out)
+	}
 }
 
 // TestOffsetMap: carets outside the password are exact; every offset inside
