@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/connectdb/connectdb/internal/buildinfo"
+	"github.com/connectdb/connectdb/internal/cmd/encodeurl"
 	"github.com/connectdb/connectdb/internal/cmd/releaselocks"
 	"github.com/connectdb/connectdb/internal/cmd/showlocks"
 	"github.com/connectdb/connectdb/internal/cmd/sizepool"
@@ -67,7 +68,11 @@ PostgreSQL, and size connection pools for a cluster.`,
 }
 
 // subcommands lists the constructors of the database commands, in help order.
-var subcommands = []func(*cmdutil.Factory) *cobra.Command{sizepool.NewCmdSizePool, showlocks.NewCmdShowLocks, releaselocks.NewCmdReleaseLocks}
+var subcommands = []func(*cmdutil.Factory) *cobra.Command{
+	encodeurl.NewCmdEncodeURL,
+	sizepool.NewCmdSizePool,
+	showlocks.NewCmdShowLocks, releaselocks.NewCmdReleaseLocks,
+}
 
 // applyEnv fills globals from the environment where the flag was not given.
 func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
