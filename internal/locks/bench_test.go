@@ -151,6 +151,9 @@ func BenchmarkShowLocksVsPsql(b *testing.B) {
 	if psql == "" {
 		psql = "/usr/bin/psql"
 	}
+	if _, err := exec.LookPath(psql); err != nil {
+		b.Skipf("no psql to compare with (%v); set CONNECTDB_BENCH_PSQL", err)
+	}
 	url := fx.srv.URL(fx.srv.SuperUser, fx.srv.SuperPassword, fx.db, "sslmode=disable")
 	run := func(name string, args ...string) time.Duration {
 		cmd := exec.Command(name, args...)
