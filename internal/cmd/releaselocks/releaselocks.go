@@ -119,6 +119,7 @@ func runReleaseLocks(ctx context.Context, opts *ReleaseLocksOptions) error {
 	if rep.Candidates == nil {
 		rep.Candidates = []locks.Candidate{}
 	}
+	rep.Notes = append(rep.Notes, t.Warnings...)
 	if rep.Notes == nil {
 		rep.Notes = []string{}
 	}
