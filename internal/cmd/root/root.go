@@ -11,7 +11,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/connectdb/connectdb/internal/buildinfo"
+	"github.com/connectdb/connectdb/internal/cmd/encodeurl"
 	"github.com/connectdb/connectdb/internal/cmd/migrate"
+	"github.com/connectdb/connectdb/internal/cmd/releaselocks"
+	"github.com/connectdb/connectdb/internal/cmd/showlocks"
+	"github.com/connectdb/connectdb/internal/cmd/sizepool"
 	"github.com/connectdb/connectdb/internal/cmd/version"
 	"github.com/connectdb/connectdb/internal/cmdutil"
 )
@@ -51,6 +55,7 @@ PostgreSQL, and size connection pools for a cluster.`,
 	fl.StringVar(&g.InstrumentationURL, "instrumentation-url", "", "PostgreSQL URL overriding Postgres.InstrumentationURL")
 	fl.StringVar(&g.SecretKey, "secret-key", "", "Connect secret key file to decrypt encrypted settings (env CONNECTDB_SECRET_KEY)")
 	fl.StringVar(&g.PasswordFile, "password-file", "", "file whose first line is the database password")
+	fl.StringVar(&g.AzureAuthorityHost, "azure-authority-host", "", "Entra ID authority for Azure service principal logins (env AZURE_AUTHORITY_HOST; default https://login.microsoftonline.com)")
 
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return cmdutil.Usagef("%v; see '%s --help'", err, c.CommandPath())
@@ -64,7 +69,12 @@ PostgreSQL, and size connection pools for a cluster.`,
 }
 
 // subcommands lists the constructors of the database commands, in help order.
-var subcommands = []func(*cmdutil.Factory) *cobra.Command{migrate.NewCmdMigrate}
+var subcommands = []func(*cmdutil.Factory) *cobra.Command{
+	encodeurl.NewCmdEncodeURL,
+	sizepool.NewCmdSizePool,
+	showlocks.NewCmdShowLocks, releaselocks.NewCmdReleaseLocks,
+	migrate.NewCmdMigrate,
+}
 
 // applyEnv fills globals from the environment where the flag was not given.
 func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
