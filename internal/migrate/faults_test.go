@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/connectdb/connectdb/internal/locks"
 )
 
 func (e *env) targetWithApp(t testing.TB, app string) *env {
@@ -34,7 +36,7 @@ func TestLockHeldByAnotherSessionTimesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pid int
-	mustScan(t, holder, fmt.Sprintf("SELECT pg_backend_pid() FROM (SELECT pg_advisory_lock(%d)) x", DefaultLockKey.Big), &pid)
+	mustScan(t, holder, fmt.Sprintf("SELECT pg_backend_pid() FROM (SELECT pg_advisory_lock(%d)) x", DefaultLockKey.Bigint()), &pid)
 
 	var log bytes.Buffer
 	opts := testOptions()
@@ -86,7 +88,7 @@ func TestLockIDPair(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts := testOptions()
-	opts.LockKey, _ = ParseLockKey("7,9")
+	opts.LockKey = locks.PairKey(7, 9)
 	opts.LockTimeout = 600 * time.Millisecond
 	path := makeDB(t, "CREATE TABLE a (id INTEGER PRIMARY KEY)")
 	_, err := Run(ctx, []Job{{Target: e.target(t), Sources: []Source{{Label: "core", Path: path}}}}, opts)

@@ -5,66 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/connectdb/connectdb/internal/locks"
 )
 
-// LockKey is a PostgreSQL advisory lock key: one bigint, or two integers.
-// TODO(locks): switch to internal/locks.Key once it lands on main.
-type LockKey struct {
-	Pair bool
-	Big  int64
-	A, B int32
-}
-
 // DefaultLockKey is connectdb migrate's own advisory lock, taken when no
-// --lock-id is given: the bigint whose bytes spell "cdbmigr" (0x0063_6462_6d69_6772).
-var DefaultLockKey = LockKey{Big: 0x636462_6d696772}
-
-// String renders the key as --lock-id accepts it.
-func (k LockKey) String() string {
-	if k.Pair {
-		return fmt.Sprintf("%d,%d", k.A, k.B)
-	}
-	return strconv.FormatInt(k.Big, 10)
-}
-
-// ParseLockKey reads "123" or "1,2".
-func ParseLockKey(s string) (LockKey, error) {
-	s = strings.TrimSpace(s)
-	if a, b, ok := strings.Cut(s, ","); ok {
-		x, err1 := strconv.ParseInt(strings.TrimSpace(a), 10, 32)
-		y, err2 := strconv.ParseInt(strings.TrimSpace(b), 10, 32)
-		if err1 != nil || err2 != nil {
-			return LockKey{}, fmt.Errorf("lock id %q is not two 32-bit integers such as 1,2", s)
-		}
-		return LockKey{Pair: true, A: int32(x), B: int32(y)}, nil
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return LockKey{}, fmt.Errorf("lock id %q is not a bigint such as 4242 or a pair such as 1,2", s)
-	}
-	return LockKey{Big: v}, nil
-}
-
-func (k LockKey) args() (string, []any) {
-	if k.Pair {
-		return "$1::int4, $2::int4", []any{k.A, k.B}
-	}
-	return "$1::int8", []any{k.Big}
-}
-
-// pg_locks columns for the key: a bigint key is split into classid (high
-// 32 bits) and objid (low 32 bits) with objsubid 1; a pair uses objsubid 2.
-func (k LockKey) lockCols() (classid, objid uint32, objsubid int) {
-	if k.Pair {
-		return uint32(k.A), uint32(k.B), 2
-	}
-	return uint32(uint64(k.Big) >> 32), uint32(uint64(k.Big)), 1
-}
+// --lock-id is given: the bigint whose bytes spell "cdbmigr"
+// (0x00636462_6d696772 = 27976396599551858).
+var DefaultLockKey = locks.BigintKey(0x636462_6d696772)
 
 // LockHolder describes the session holding a lock.
 type LockHolder struct {
@@ -87,7 +38,7 @@ var ErrLockTimeout = errors.New("timed out waiting for the advisory lock")
 
 // LockTimeoutError names the holder.
 type LockTimeoutError struct {
-	Key      LockKey
+	Key      locks.Key
 	Database string
 	Waited   time.Duration
 	Holder   *LockHolder
@@ -110,14 +61,13 @@ const lockPoll = 500 * time.Millisecond
 // until timeout. While it waits it prints the holder on log (again when the
 // holder changes, and every 30 seconds). The lock lives as long as the
 // session: a killed connection releases it.
-func acquireLock(ctx context.Context, conn *pgx.Conn, key LockKey, timeout time.Duration, db string, log io.Writer) error {
+func acquireLock(ctx context.Context, conn *pgx.Conn, key locks.Key, timeout time.Duration, db string, log io.Writer) error {
 	start := time.Now()
-	params, args := key.args()
 	var lastHolder string
 	var lastPrint time.Time
 	for {
-		var ok bool
-		if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock("+params+")", args...).Scan(&ok); err != nil {
+		ok, err := key.TryLock(ctx, conn)
+		if err != nil {
 			return fmt.Errorf("taking advisory lock %s: %w", key, err)
 		}
 		if ok {
@@ -145,14 +95,13 @@ func acquireLock(ctx context.Context, conn *pgx.Conn, key LockKey, timeout time.
 	}
 }
 
-func releaseLock(ctx context.Context, conn *pgx.Conn, key LockKey) error {
-	params, args := key.args()
-	_, err := conn.Exec(ctx, "SELECT pg_advisory_unlock("+params+")", args...)
+func releaseLock(ctx context.Context, conn *pgx.Conn, key locks.Key) error {
+	_, err := key.Unlock(ctx, conn)
 	return err
 }
 
-func lockHolder(ctx context.Context, conn *pgx.Conn, key LockKey) (*LockHolder, error) {
-	classid, objid, sub := key.lockCols()
+func lockHolder(ctx context.Context, conn *pgx.Conn, key locks.Key) (*LockHolder, error) {
+	classid, objid, sub := key.PgLocks()
 	var h LockHolder
 	var since *time.Time
 	var user, app, state *string

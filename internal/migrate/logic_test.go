@@ -202,40 +202,6 @@ func TestPGName(t *testing.T) {
 	}
 }
 
-func TestParseLockKey(t *testing.T) {
-	cases := map[string]LockKey{"42": {Big: 42}, " -7 ": {Big: -7}, "1,2": {Pair: true, A: 1, B: 2}, "-1, 3": {Pair: true, A: -1, B: 3}}
-	for in, want := range cases {
-		got, err := ParseLockKey(in)
-		if err != nil || got != want {
-			t.Errorf("ParseLockKey(%q) = %+v, %v", in, got, err)
-		}
-	}
-	for _, bad := range []string{"", "x", "1,", "1,2,3", "99999999999,1", "1.5"} {
-		if _, err := ParseLockKey(bad); err == nil {
-			t.Errorf("ParseLockKey(%q) accepted", bad)
-		}
-	}
-	if c, o, s := (LockKey{Big: -1}).lockCols(); c != math.MaxUint32 || o != math.MaxUint32 || s != 1 {
-		t.Errorf("lockCols(-1) = %d %d %d", c, o, s)
-	}
-}
-
-func FuzzParseLockKey(f *testing.F) {
-	for _, s := range []string{"1", "1,2", "-9223372036854775808", "a,b", ""} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		k, err := ParseLockKey(s)
-		if err != nil {
-			return
-		}
-		k2, err := ParseLockKey(k.String())
-		if err != nil || k2 != k {
-			t.Fatalf("round trip %q → %q → %+v, %v", s, k.String(), k2, err)
-		}
-	})
-}
-
 // FuzzTimestamp: parsing never panics, and a parsed value is whole
 // microseconds in UTC.
 func FuzzTimestamp(f *testing.F) {

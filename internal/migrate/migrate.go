@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/connectdb/connectdb/internal/cmdutil"
+	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/sqlitesrc"
 	"github.com/connectdb/connectdb/internal/target"
 )
@@ -37,7 +38,7 @@ type Job struct {
 type Options struct {
 	DropExisting   bool
 	StripNUL       bool
-	LockKey        LockKey
+	LockKey        locks.Key
 	LockTimeout    time.Duration
 	ConnectTimeout time.Duration
 	Progress       Progress  // nil: no progress display

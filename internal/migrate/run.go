@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/sqlitesrc"
 )
 
@@ -136,7 +137,7 @@ type running struct {
 	report DatabaseReport
 }
 
-func (r *running) cleanup(ctx context.Context, key LockKey) {
+func (r *running) cleanup(ctx context.Context, key locks.Key) {
 	cctx, cancel := cleanupCtx(ctx)
 	defer cancel()
 	if r.tx != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/connectdb/connectdb/internal/cmdutil"
 	"github.com/connectdb/connectdb/internal/config"
+	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/migrate"
 	"github.com/connectdb/connectdb/internal/sqlitesrc"
 	"github.com/connectdb/connectdb/internal/target"
@@ -73,9 +74,6 @@ cannot be copied unchanged stops the run with its table, row and column.`,
     --url "postgres://connect@db.example.com/connect" --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !cmd.Flags().Changed("lock-id") {
-				opts.LockID = f.Getenv("CONNECTDB_LOCK_ID")
-			}
 			return runMigrate(cmd.Context(), opts)
 		},
 	}
@@ -100,12 +98,12 @@ func runMigrate(ctx context.Context, opts *MigrateOptions) error {
 		return cmdutil.Usagef("--lock-timeout must be positive, such as 5m")
 	}
 	key := migrate.DefaultLockKey
-	if opts.LockID != "" {
-		k, err := migrate.ParseLockKey(opts.LockID)
-		if err != nil {
-			return cmdutil.Usagef("--lock-id: %v", err)
-		}
-		key = k
+	given, err := locks.LockIDFromFlagOrEnv(opts.LockID, f.Getenv)
+	if err != nil {
+		return cmdutil.Usagef("%v", err)
+	}
+	if given != nil {
+		key = *given
 	}
 	var wantCore, wantInstr bool
 	switch opts.Data {
@@ -163,7 +161,7 @@ func runMigrate(ctx context.Context, opts *MigrateOptions) error {
 	if set == nil {
 		return cmdutil.Usagef("no PostgreSQL URL: set Postgres.URL in the Connect config or pass --url URL")
 	}
-	if opts.LockID == "" {
+	if given == nil {
 		fmt.Fprintf(f.IO.ErrOut, "using connectdb's migrate advisory lock %s (Connect's own upgrade lock id is not documented; pass --lock-id to use it)\n", key)
 	}
 	rep, err := migrate.Run(ctx, jobs, mopts)
