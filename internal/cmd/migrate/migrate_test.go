@@ -89,6 +89,9 @@ func TestMigrateTextAndJSON(t *testing.T) {
 	if !strings.Contains(errOut.String(), "using connectdb's migrate advisory lock 27976396599551858") {
 		t.Errorf("stderr = %q", errOut)
 	}
+	if strings.Contains(errOut.String(), "rows/s") {
+		t.Errorf("progress bars on a stderr that is not a terminal: %q", errOut)
+	}
 	// Second run: refused, exit 1, nothing printed on stdout.
 	opts2, out2, _ := newOpts(t, url)
 	opts2.SQLite = opts.SQLite
@@ -220,5 +223,61 @@ func TestDryRunProblemsExitOne(t *testing.T) {
 	}
 	if !regexp.MustCompile(`core\.users, id 3, column active: the integer 7 is not a boolean`).MatchString(out.String()) {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+// The SQLite files and the URL come from the Connect config: SQLite.Dir,
+// or {Server.DataDir}/db when it is unset.
+func TestPathsFromConfig(t *testing.T) {
+	url, db := newTarget(t)
+	for _, c := range []struct{ name, section string }{
+		{"data dir", "[Server]\nDataDir = %s\n"},
+		{"sqlite dir", "[SQLite]\nDir = %s/db\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dataDir := t.TempDir()
+			if err := os.Mkdir(filepath.Join(dataDir, "db"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := sqlitegen.Generate(context.Background(), filepath.Join(dataDir, "db", CoreFile), 40, 1); err != nil {
+				t.Fatal(err)
+			}
+			cfg := filepath.Join(t.TempDir(), "rstudio-connect.gcfg")
+			body := strings.ReplaceAll(c.section, "%s", dataDir) + "[Database]\nProvider = sqlite\n[Postgres]\nURL = \"" + url + "\"\n"
+			if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			opts, out, _ := newOpts(t, "")
+			opts.F.Globals.ConfigPath, opts.F.Globals.ConfigExplicit = cfg, true
+			opts.DropExisting = true
+			if err := runMigrate(context.Background(), opts); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), filepath.Join(dataDir, "db", CoreFile)) {
+				t.Errorf("output does not name the config's SQLite file:\n%s", out)
+			}
+		})
+	}
+	var n int
+	if err := srv.Conn(t, db).QueryRow(context.Background(), "SELECT count(*) FROM users").Scan(&n); err != nil || n == 0 {
+		t.Fatalf("users = %d, %v", n, err)
+	}
+}
+
+func TestProgressBars(t *testing.T) {
+	var buf bytes.Buffer
+	b := newBars(&buf)
+	b.Begin(2, 3000)
+	x := b.Table("core", "users", 1, 2, 1000)
+	x.Add(1000)
+	x.Done()
+	y := b.Table("core", "jobs", 2, 2, 2000)
+	y.Add(2000)
+	y.Done()
+	s := buf.String()
+	for _, w := range []string{"[1/2, overall   0%] core.users", "[2/2, overall  33%] core.jobs", "rows/s"} {
+		if !strings.Contains(s, w) {
+			t.Errorf("progress output lacks %q: %q", w, s)
+		}
 	}
 }
