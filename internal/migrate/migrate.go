@@ -7,6 +7,7 @@ package migrate
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -187,7 +188,7 @@ func sourceOf(srcs []*openSource, label string) *openSource {
 }
 
 // rowIdentity renders a row's identity for error messages.
-func rowIdentity(t *sqlitesrc.Table, id []any) string {
+func rowIdentity(t *sqlitesrc.Table, id []driver.Value) string {
 	if !t.WithoutRowID {
 		if a := t.RowIDAlias(); a != "" {
 			return fmt.Sprintf("%s %v", a, id[0])

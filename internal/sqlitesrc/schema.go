@@ -80,7 +80,13 @@ func (s *Schema) Table(name string) *Table {
 
 var autoincrementRE = regexp.MustCompile(`(?i)\bAUTOINCREMENT\b`)
 
-func readSchema(ctx context.Context, q *sql.Tx) (*Schema, error) {
+// querier is what schema reading needs from a connection or transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func readSchema(ctx context.Context, q querier) (*Schema, error) {
 	type entry struct{ name, sql string }
 	rows, err := q.QueryContext(ctx, `SELECT name, coalesce(sql, '') FROM sqlite_schema
 		WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\' ORDER BY name`)
@@ -133,7 +139,7 @@ func readSchema(ctx context.Context, q *sql.Tx) (*Schema, error) {
 	return s, nil
 }
 
-func readTable(ctx context.Context, q *sql.Tx, t *Table) error {
+func readTable(ctx context.Context, q querier, t *Table) error {
 	var wr int
 	if err := q.QueryRowContext(ctx, `SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?`, t.Name).Scan(&wr); err != nil {
 		return fmt.Errorf("reading table %s: %w", t.Name, err)

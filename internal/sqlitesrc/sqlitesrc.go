@@ -7,8 +7,10 @@ package sqlitesrc
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -100,47 +102,76 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (d *DB) Close() error { return d.db.Close() }
 
-// Snapshot is a read transaction: every read through it sees the same
-// consistent state of the database.
+// Snapshot is a read transaction on one connection: every read through it
+// sees the same consistent state of the database.
 type Snapshot struct {
-	tx *sql.Tx
+	conn *sql.Conn
 }
 
-// Begin starts a read transaction.
+// Begin starts a read transaction. The transaction is an explicit BEGIN on a
+// dedicated connection (not a sql.Tx) so that Rows can stream through the
+// driver on the same connection, inside the same transaction.
 func (d *DB) Begin(ctx context.Context) (*Snapshot, error) {
-	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	conn, err := d.db.Conn(ctx)
 	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", d.Path, err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		conn.Close()
 		return nil, fmt.Errorf("starting a read transaction on %s: %w", d.Path, err)
 	}
-	return &Snapshot{tx: tx}, nil
+	return &Snapshot{conn: conn}, nil
 }
 
 // Close ends the read transaction.
-func (s *Snapshot) Close() error { return s.tx.Rollback() }
+func (s *Snapshot) Close() error {
+	_, _ = s.conn.ExecContext(context.Background(), "ROLLBACK")
+	return s.conn.Close()
+}
 
 // Schema reads the schema inside the snapshot.
-func (s *Snapshot) Schema(ctx context.Context) (*Schema, error) { return readSchema(ctx, s.tx) }
+func (s *Snapshot) Schema(ctx context.Context) (*Schema, error) { return readSchema(ctx, s.conn) }
 
 // Count returns the number of rows of table.
 func (s *Snapshot) Count(ctx context.Context, table string) (int64, error) {
 	var n int64
-	err := s.tx.QueryRowContext(ctx, "SELECT count(*) FROM "+QuoteIdent(table)).Scan(&n)
+	err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+QuoteIdent(table)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("counting the rows of %s: %w", table, err)
 	}
 	return n, nil
 }
 
-// Rows streams the rows of t in storage order. Each row's values are
-// exactly SQLite's: nil, int64, float64, string (TEXT, possibly invalid
+// Rows streams the rows of a table in storage order. Each row's values
+// are exactly SQLite's: nil, int64, float64, string (TEXT, possibly invalid
 // UTF-8) or []byte. The row identity (rowid, or the primary key of a
 // WITHOUT ROWID table) comes first.
+//
+// A goroutine reads batches of rows through the driver (no database/sql
+// per-row locking or copying) while the caller converts and sends the
+// previous batch. Nothing else may use the snapshot until Close.
 type Rows struct {
-	rows   *sql.Rows
-	idCols int
-	scan   []any
-	vals   []any
+	idCols  int
+	batches chan *batch
+	free    chan *batch
+	stop    chan struct{}
+	done    chan struct{}
+	stopped bool
+	cur     *batch
+	pos     int
+	err     error
 }
+
+type batch struct {
+	rows [][]driver.Value
+	n    int
+	err  error
+}
+
+const (
+	batchRows = 256
+	batches   = 4
+)
 
 // Rows starts reading t.
 func (s *Snapshot) Rows(ctx context.Context, t *Table) (*Rows, error) {
@@ -164,38 +195,114 @@ func (s *Snapshot) Rows(ctx context.Context, t *Table) (*Rows, error) {
 	if !t.WithoutRowID {
 		q += " ORDER BY _rowid_"
 	}
-	rows, err := s.tx.QueryContext(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", t.Name, err)
+	r := &Rows{idCols: idCols, batches: make(chan *batch, batches), free: make(chan *batch, batches),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	for range batches {
+		b := &batch{rows: make([][]driver.Value, batchRows)}
+		for i := range b.rows {
+			b.rows[i] = make([]driver.Value, len(sel))
+		}
+		r.free <- b
 	}
-	n := len(sel)
-	r := &Rows{rows: rows, idCols: idCols, scan: make([]any, n), vals: make([]any, n)}
-	for i := range r.vals {
-		r.scan[i] = &r.vals[i]
-	}
+	go r.produce(ctx, s.conn, q, t.Name)
 	return r, nil
 }
 
+func (r *Rows) produce(ctx context.Context, conn *sql.Conn, q, table string) {
+	defer close(r.done)
+	defer close(r.batches)
+	err := conn.Raw(func(dc any) error {
+		qc, ok := dc.(driver.QueryerContext)
+		if !ok {
+			return errors.New("the SQLite driver cannot run queries directly")
+		}
+		rows, err := qc.QueryContext(ctx, q, nil)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for {
+			var b *batch
+			select {
+			case b = <-r.free:
+			case <-r.stop:
+				return nil
+			}
+			b.n, b.err = 0, nil
+			var end error
+			for b.n < len(b.rows) {
+				if end = rows.Next(b.rows[b.n]); end != nil {
+					break
+				}
+				b.n++
+			}
+			if b.n > 0 {
+				select {
+				case r.batches <- b:
+				case <-r.stop:
+					return nil
+				}
+			}
+			if end == io.EOF {
+				return nil
+			}
+			if end != nil {
+				return end
+			}
+		}
+	})
+	if err != nil {
+		select {
+		case r.batches <- &batch{err: fmt.Errorf("reading %s: %w", table, err)}:
+		case <-r.stop:
+		}
+	}
+}
+
 // Next advances to the next row; false at the end or on error (see Err).
-func (r *Rows) Next() bool { return r.rows.Next() }
+func (r *Rows) Next() bool {
+	for {
+		if r.cur != nil && r.pos < r.cur.n {
+			r.pos++
+			return true
+		}
+		if r.cur != nil {
+			r.free <- r.cur
+			r.cur = nil
+		}
+		b, ok := <-r.batches
+		if !ok {
+			return false
+		}
+		if b.err != nil {
+			r.err = b.err
+			return false
+		}
+		r.cur, r.pos = b, 0
+	}
+}
 
 // Row returns the row identity values and the column values of the current
-// row. The slices are reused by the next call to Next.
-func (r *Rows) Row() (id []any, vals []any, err error) {
-	for i := range r.vals {
-		r.vals[i] = nil
-	}
-	if err := r.rows.Scan(r.scan...); err != nil {
-		return nil, nil, err
-	}
-	return r.vals[:r.idCols], r.vals[r.idCols:], nil
+// row. The slices are reused once Next moves past the current batch; the
+// values themselves (strings, byte slices) are never overwritten.
+func (r *Rows) Row() (id, vals []driver.Value, err error) {
+	row := r.cur.rows[r.pos-1]
+	return row[:r.idCols], row[r.idCols:], nil
 }
 
 // Err returns the error that ended the iteration.
-func (r *Rows) Err() error { return r.rows.Err() }
+func (r *Rows) Err() error { return r.err }
 
-// Close releases the rows.
-func (r *Rows) Close() error { return r.rows.Close() }
+// Close stops the reader and waits for it, after which the snapshot may be
+// used again.
+func (r *Rows) Close() error {
+	if !r.stopped {
+		r.stopped = true
+		close(r.stop)
+	}
+	<-r.done
+	return nil
+}
 
 // FKViolation is one row whose foreign key points at no parent row.
 type FKViolation struct {
@@ -208,7 +315,7 @@ type FKViolation struct {
 // ForeignKeyViolations runs PRAGMA foreign_key_check and returns at most
 // limit violations.
 func (s *Snapshot) ForeignKeyViolations(ctx context.Context, limit int) ([]FKViolation, error) {
-	rows, err := s.tx.QueryContext(ctx, "PRAGMA foreign_key_check")
+	rows, err := s.conn.QueryContext(ctx, "PRAGMA foreign_key_check")
 	if err != nil {
 		return nil, fmt.Errorf("checking foreign keys: %w", err)
 	}
