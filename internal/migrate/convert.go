@@ -189,8 +189,11 @@ func (c *converter) timestamp(v any, st *convStats) (any, *problem) {
 		if i := strings.Index(s, " m=+"); i > 0 { // time.Time.String's monotonic clock reading
 			s = s[:i]
 		}
-		ok := false
-		for k := range timestampLayouts {
+		p, ok := parseTimestampFast(s)
+		if ok {
+			t = p
+		}
+		for k := 0; !ok && k < len(timestampLayouts); k++ {
 			i := (c.layout + k) % len(timestampLayouts)
 			if p, err := time.Parse(timestampLayouts[i], s); err == nil {
 				t, ok, c.layout = p, true, i

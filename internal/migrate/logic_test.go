@@ -280,3 +280,43 @@ func TestAddWireMatchesAdd(t *testing.T) {
 		}
 	}
 }
+
+// slowTimestamp is the reference: time.Parse over every layout.
+func slowTimestamp(s string) (time.Time, bool) {
+	for _, l := range timestampLayouts {
+		if p, err := time.Parse(l, s); err == nil {
+			return p, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func TestParseTimestampFast(t *testing.T) {
+	for _, s := range []string{"2024-02-29 23:59:59", "2024-02-29T23:59:59.123456789Z", "2023-02-29 00:00:00", "2024-01-02 03:04:05.5-07:30",
+		"2024-01-02 03:04:05+14:00", "2024-13-01 00:00:00", "2024-01-02 24:00:00", "2024-01-02 03:04:05.", "2024-01-02 03:04:05.1234567890", "0001-01-01 00:00:00,5"} {
+		f, fok := parseTimestampFast(s)
+		p, pok := slowTimestamp(s)
+		if fok && (!pok || !f.Equal(p)) {
+			t.Errorf("%q: fast %v %v, time.Parse %v %v", s, f, fok, p, pok)
+		}
+	}
+	if _, ok := parseTimestampFast("2024-01-02 03:04:05.123-07:00"); !ok {
+		t.Error("the common form is not on the fast path")
+	}
+}
+
+func FuzzParseTimestampFast(f *testing.F) {
+	for _, s := range []string{"2024-02-29 23:59:59", "2024-01-02T03:04:05.123456789-07:00", "1999-12-31 23:59:59Z", "2024-01-02 03:04:05,5+01:00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		fast, ok := parseTimestampFast(s)
+		if !ok {
+			return
+		}
+		slow, sok := slowTimestamp(s)
+		if !sok || !fast.Equal(slow) {
+			t.Fatalf("%q: fast %v, time.Parse %v (%v)", s, fast, slow, sok)
+		}
+	})
+}
