@@ -357,11 +357,7 @@ func copyTable(ctx context.Context, r *running, tp *TablePlan, i, n int, opts Op
 	if opts.Progress != nil {
 		src.bar = opts.Progress.Table(tp.Source, tp.Table.Name, i+1, n, tp.Rows)
 	}
-	cols := make([]string, len(tp.Columns))
-	for i, c := range tp.Columns {
-		cols[i] = c.Name
-	}
-	copied, err := r.tx.CopyFrom(ctx, pgx.Identifier{tp.Table.Name}, cols, src)
+	copied, err := copyFreeze(ctx, r.tx, tp, src)
 	src.close()
 	if src.bar != nil {
 		src.bar.Done()
