@@ -247,7 +247,7 @@ func TestAddWireMatchesAdd(t *testing.T) {
 	}{
 		{KindBigint, pgtype.Int8OID, int64(-1 << 63)},
 		{KindBigint, pgtype.Int8OID, int64(42)},
-		{KindDouble, pgtype.Float8OID, -0.0},
+		{KindDouble, pgtype.Float8OID, math.Copysign(0, -1)},
 		{KindDouble, pgtype.Float8OID, math.NaN()},
 		{KindDouble, pgtype.Float8OID, 1e308},
 		{KindBoolean, pgtype.BoolOID, true},

@@ -1,14 +1,10 @@
 package migrate
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,10 +22,7 @@ import (
 	"github.com/connectdb/connectdb/internal/target"
 )
 
-var (
-	srv    *pgtest.Server
-	update = flag.Bool("update", false, "rewrite golden files")
-)
+var srv *pgtest.Server
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, pgtest.Options{}, &srv)) }
 
@@ -342,6 +335,3 @@ func renderSQLite(t *testing.T, vals []any, oids []uint32) string {
 	return strings.Join(parts, "|")
 }
 
-var _ = errors.Is
-var _ = bytes.Equal
-var _ = math.Abs
