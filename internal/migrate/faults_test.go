@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/connectdb/connectdb/internal/locks"
+	"github.com/connectdb/connectdb/internal/pgtest"
 )
 
 func (e *env) targetWithApp(t testing.TB, app string) *env {
@@ -248,3 +249,29 @@ func waitNoLocks(t testing.TB, db string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestPreconditionsRefuse(t *testing.T) {
+	ctx := context.Background()
+	path := makeDB(t, "CREATE TABLE a (id INTEGER PRIMARY KEY)")
+	pw := "pw-precondition"
+	role := srv.NewRole(t, pw)
+	db := srv.NewDatabase(t, "") // owned by the superuser
+	srv.MustExec(t, db, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+	srv.MustExec(t, db, "GRANT CONNECT ON DATABASE "+pgtest.QuoteIdent(db)+" TO "+pgtest.QuoteIdent(role))
+	cases := []struct {
+		params []string
+		want   string
+	}{
+		{[]string{"sslmode=disable"}, "cannot create tables in schema public"},
+		{[]string{"sslmode=disable", "options=-csearch_path=nowhere"}, "no schema of the search_path exists"},
+	}
+	for _, c := range cases {
+		e := &env{role: role, pw: pw, db: db, url: srv.URL(role, pw, db, c.params...)}
+		_, err := Run(ctx, []Job{{Target: e.target(t), Sources: []Source{{Label: "core", Path: path}}}}, testOptions())
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("error = %v, want %q", err, c.want)
+		}
+	}
+	waitNoLocks(t, db)
+}
+
