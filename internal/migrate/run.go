@@ -180,11 +180,22 @@ func Run(ctx context.Context, jobs []Job, opts Options) (rep *Report, err error)
 		}
 		rep.Rows += sumRows(r.report.Tables)
 	}
-	for _, r := range runs {
+	for i, r := range runs {
 		start := time.Now()
 		err := r.tx.Commit(ctx)
 		r.phase("commit", start)
 		if err != nil {
+			if i > 0 {
+				// Two databases cannot commit atomically together: say
+				// exactly what is in place.
+				var done []string
+				for _, d := range runs[:i] {
+					for _, s := range d.job.Sources {
+						done = append(done, s.Label+" into "+d.job.Target.Redacted)
+					}
+				}
+				return nil, fmt.Errorf("committing the migration into %s failed (%w) after %s had been committed; rerun with --data for the rest only", r.job.Target.Redacted, err, strings.Join(done, " and "))
+			}
 			return nil, fmt.Errorf("committing the migration into %s: %w", r.job.Target.Redacted, err)
 		}
 		r.tx = nil
