@@ -1,0 +1,230 @@
+package secrets
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Environment variables the Resolver reads.
+const (
+	EnvPassword                = "CONNECTDB_POSTGRES_PASSWORD"
+	EnvInstrumentationPassword = "CONNECTDB_INSTRUMENTATION_PASSWORD"
+	EnvSecretKey               = "CONNECTDB_SECRET_KEY"
+	EnvPGPassword              = "PGPASSWORD"
+	EnvPGPassFile              = "PGPASSFILE"
+)
+
+// Target says which of Connect's databases a password is for.
+type Target string
+
+const (
+	Primary         Target = "primary"         // Postgres.URL
+	Instrumentation Target = "instrumentation" // Postgres.InstrumentationURL
+)
+
+// setting returns the config setting holding the target's password.
+func (t Target) setting() string {
+	if t == Instrumentation {
+		return "Postgres.InstrumentationPassword"
+	}
+	return "Postgres.Password"
+}
+
+func (t Target) env() string {
+	if t == Instrumentation {
+		return EnvInstrumentationPassword
+	}
+	return EnvPassword
+}
+
+// Resolved is a password and where it came from.
+type Resolved struct {
+	Secret Secret
+	// Source names the origin for messages, e.g. "--password-file",
+	// "env CONNECTDB_POSTGRES_PASSWORD", "config Postgres.Password
+	// (decrypted)", "PGPASSWORD" or "pgpass /root/.pgpass:3". It is empty
+	// when no password was found.
+	Source string
+}
+
+// Found reports whether a password was found.
+func (r Resolved) Found() bool { return r.Source != "" }
+
+// Resolver finds passwords. The zero value reads the real environment and
+// home directory.
+type Resolver struct {
+	// PasswordFile is the --password-file flag; its first line is the
+	// password for every target.
+	PasswordFile string
+	// KeyPath is Connect's secret key file (--secret-key); when empty,
+	// CONNECTDB_SECRET_KEY is used.
+	KeyPath string
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+	// HomeDir holds .pgpass; empty means the user's home directory.
+	HomeDir string
+}
+
+func (r *Resolver) getenv(name string) string {
+	if r.Getenv == nil {
+		return os.Getenv(name)
+	}
+	return r.Getenv(name)
+}
+
+// keyPath returns the secret key path to use, or "".
+func (r *Resolver) keyPath() string {
+	if r.KeyPath != "" {
+		return r.KeyPath
+	}
+	return r.getenv(EnvSecretKey)
+}
+
+// Password finds the password for target t. The sources, in order:
+// PasswordFile; env CONNECTDB_POSTGRES_PASSWORD (or
+// CONNECTDB_INSTRUMENTATION_PASSWORD); configValue, the value of
+// Postgres.Password (or Postgres.InstrumentationPassword), decrypted when
+// it looks encrypted; PGPASSWORD; the pgpass file, matched against host,
+// port, database and user. It returns a zero Resolved and no error when no
+// source has a password.
+//
+// A config value that looks encrypted is never used as a password: without
+// a key, or when decryption fails, Password returns an error that says
+// how to supply the key or the plaintext.
+func (r *Resolver) Password(t Target, configValue, host, port, database, user string) (Resolved, []string, error) {
+	if r.PasswordFile != "" {
+		s, warnings, err := readPasswordFile(r.PasswordFile)
+		if err != nil {
+			return Resolved{}, warnings, err
+		}
+		return Resolved{Secret: s, Source: "--password-file"}, warnings, nil
+	}
+	if v := r.getenv(t.env()); v != "" {
+		return Resolved{Secret: NewSecret(v), Source: "env " + t.env()}, nil, nil
+	}
+	if configValue != "" {
+		s, decrypted, warnings, err := r.decrypt(t.setting(), configValue, t.env())
+		if err != nil {
+			return Resolved{}, warnings, err
+		}
+		src := "config " + t.setting() + " (plain text)"
+		if decrypted {
+			src = "config " + t.setting() + " (decrypted)"
+		}
+		return Resolved{Secret: s, Source: src}, warnings, nil
+	}
+	if v := r.getenv(EnvPGPassword); v != "" {
+		return Resolved{Secret: NewSecret(v), Source: EnvPGPassword}, nil, nil
+	}
+	return r.pgpass(host, port, database, user)
+}
+
+// Decrypt decrypts the value of an encrypted setting such as
+// Postgres.AzureClientSecret. Connect expects such settings encrypted; a
+// value that does not look encrypted is passed through with a warning. An
+// empty value gives a zero Secret.
+func (r *Resolver) Decrypt(settingName, value string) (Secret, []string, error) {
+	if value == "" {
+		return Secret{}, nil, nil
+	}
+	s, _, warnings, err := r.decrypt(settingName, value, "")
+	return s, warnings, err
+}
+
+// decrypt decrypts a config value with the resolver's key. plainEnv, when
+// set, names the environment variable that can carry the plaintext.
+func (r *Resolver) decrypt(setting, value, plainEnv string) (s Secret, decrypted bool, warnings []string, err error) {
+	plainHint := ""
+	if plainEnv != "" {
+		plainHint = fmt.Sprintf(", or give the plaintext password with %s or --password-file", plainEnv)
+	}
+	if !LooksEncrypted(value) {
+		warnings = append(warnings, fmt.Sprintf("%s does not look encrypted, so connectdb uses it as plain text; Connect expects a value encrypted with rscadmin configure --encrypt-config-value", setting))
+		return NewSecret(value), false, warnings, nil
+	}
+	path := r.keyPath()
+	if path == "" {
+		return Secret{}, false, nil, fmt.Errorf("%s looks encrypted but no secret key was given; pass Connect's key file with --secret-key PATH or %s%s", setting, EnvSecretKey, plainHint)
+	}
+	key, warnings, err := LoadKey(path)
+	if err != nil {
+		return Secret{}, false, warnings, err
+	}
+	p, err := key.Decrypt(value)
+	if err != nil {
+		return Secret{}, false, warnings, fmt.Errorf("could not decrypt %s with key %s: %w; pass the key file of this Connect server with --secret-key%s", setting, path, ErrDecrypt, plainHint)
+	}
+	return NewSecret(p), true, warnings, nil
+}
+
+// readPasswordFile returns the first line of path without its line ending.
+func readPasswordFile(path string) (Secret, []string, error) {
+	var warnings []string
+	if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o077 != 0 {
+		warnings = append(warnings, fmt.Sprintf("password file %s is readable by group or others (mode %04o); run chmod 600 %s", path, st.Mode().Perm(), path))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return Secret{}, warnings, fmt.Errorf("password file %s not found; check the path given to --password-file: %w", path, err)
+		case errors.Is(err, fs.ErrPermission):
+			return Secret{}, warnings, fmt.Errorf("permission denied reading password file %s; make it readable by the user running connectdb: %w", path, err)
+		}
+		return Secret{}, warnings, fmt.Errorf("cannot read password file %s: %w", path, err)
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if err != nil && line == "" {
+		if errors.Is(err, io.EOF) {
+			return Secret{}, warnings, fmt.Errorf("password file %s is empty; write the password on its first line", path)
+		}
+		return Secret{}, warnings, fmt.Errorf("cannot read password file %s: %w", path, err)
+	}
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	return NewSecret(line), warnings, nil
+}
+
+// pgpass looks the connection up in the libpq password file.
+func (r *Resolver) pgpass(host, port, database, user string) (Resolved, []string, error) {
+	path := r.getenv(EnvPGPassFile)
+	if path == "" {
+		home := r.HomeDir
+		if home == "" {
+			var err error
+			if home, err = os.UserHomeDir(); err != nil {
+				return Resolved{}, nil, nil
+			}
+		}
+		path = filepath.Join(home, ".pgpass")
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return Resolved{}, nil, nil // like libpq: no file, no password
+	}
+	if !st.Mode().IsRegular() {
+		return Resolved{}, []string{fmt.Sprintf("ignoring password file %s: it is not a plain file", path)}, nil
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return Resolved{}, []string{fmt.Sprintf("ignoring password file %s: it is readable by group or others (mode %04o), which libpq refuses too; run chmod 600 %s", path, st.Mode().Perm(), path)}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Resolved{}, []string{fmt.Sprintf("ignoring password file %s: %v", path, err)}, nil
+	}
+	defer f.Close()
+	e, ok, err := LookupPgpass(f, host, port, database, user)
+	if !ok {
+		if err != nil {
+			return Resolved{}, []string{fmt.Sprintf("could not read all of password file %s: %v", path, err)}, nil
+		}
+		return Resolved{}, nil, nil
+	}
+	return Resolved{Secret: e.Password, Source: fmt.Sprintf("pgpass %s:%d", path, e.Line)}, nil, nil
+}
