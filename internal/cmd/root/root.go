@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/connectdb/connectdb/internal/buildinfo"
+	"github.com/connectdb/connectdb/internal/cmd/check"
 	"github.com/connectdb/connectdb/internal/cmd/version"
 	"github.com/connectdb/connectdb/internal/cmdutil"
 )
@@ -63,7 +64,9 @@ PostgreSQL, and size connection pools for a cluster.`,
 }
 
 // subcommands lists the constructors of the database commands, in help order.
-var subcommands = []func(*cmdutil.Factory) *cobra.Command{}
+var subcommands = []func(*cmdutil.Factory) *cobra.Command{
+	check.NewCmdCheck,
+}
 
 // applyEnv fills globals from the environment where the flag was not given.
 func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
