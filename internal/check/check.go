@@ -67,6 +67,11 @@ type Outcome struct {
 	Message string
 	Remedy  string
 	Details []string
+	// blocking is true for a skip caused by a failed or skipped
+	// prerequisite: checks that need this one are skipped too. A skip
+	// because the check does not apply (no client certificate) does not
+	// block.
+	blocking bool
 }
 
 func pass(msg string, details ...string) Outcome {
@@ -74,7 +79,10 @@ func pass(msg string, details ...string) Outcome {
 }
 func warn(msg, remedy string) Outcome { return Outcome{Status: Warn, Message: msg, Remedy: remedy} }
 func fail(msg, remedy string) Outcome { return Outcome{Status: Fail, Message: msg, Remedy: remedy} }
-func skip(reason string) Outcome      { return Outcome{Status: Skip, Message: reason} }
+func skip(reason string) Outcome      { return Outcome{Status: Skip, Message: reason, blocking: true} }
+
+// notApplicable skips a check that does not apply; it blocks nothing.
+func notApplicable(reason string) Outcome { return Outcome{Status: Skip, Message: reason} }
 
 // Check is one named rule.
 type Check struct {

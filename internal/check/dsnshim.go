@@ -48,3 +48,25 @@ func parseURL(raw string) (*urlInfo, error) {
 	}
 	return info, nil
 }
+
+type urlDiag struct {
+	Field   string
+	Error   bool
+	Problem string
+	Fix     string
+}
+
+func diagnoseURL(raw string) ([]urlDiag, error) {
+	_, err := parseURL(raw)
+	return nil, err
+}
+
+func optionsParam(info *urlInfo) (string, bool) { return info.Options, info.OptionsSet }
+
+func searchPathOf(options string) (string, bool) {
+	i := strings.Index(options, "search_path=")
+	if i < 0 {
+		return "", false
+	}
+	return strings.Fields(options[i+len("search_path="):] + " ")[0], true
+}

@@ -219,7 +219,9 @@ func (e *runEnv) runScope(ctx context.Context, scope Scope, u *URLInput, t *targ
 		return "", false
 	}
 	add := func(c Check, o Outcome) {
-		status[c.ID] = o.Status
+		if o.Status != Skip || o.blocking {
+			status[c.ID] = o.Status
+		}
 		if e.selected(c.ID) {
 			out = append(out, c.result(scope, o))
 		}

@@ -80,7 +80,7 @@ func liveChecks() []Check {
 			live:     checkReadWrite},
 		{ID: "pg.encoding", Title: "Database encoding UTF8", Kind: Live, Needs: []string{"pg.connect"},
 			Verifies: "The database encoding is UTF8.",
-			live:     checkEncoding},
+			live:     checkDBEncoding},
 		{ID: "pg.schema", Title: "Schema exists and is owned", Kind: Live, Needs: []string{"pg.connect"},
 			Verifies: "The schema from options=-csearch_path= exists (Connect refuses to start otherwise) and is owned by the user or a role the user belongs to; without a schema, search_path names an existing schema.",
 			live:     checkSchema},
@@ -169,7 +169,7 @@ func checkReadWrite(lc *liveCtx) Outcome {
 	return pass("The server accepts writes.")
 }
 
-func checkEncoding(lc *liveCtx) Outcome {
+func checkDBEncoding(lc *liveCtx) Outcome {
 	if lc.facts.Encoding == "UTF8" {
 		return pass("Database " + lc.facts.Database + " uses UTF8.")
 	}
