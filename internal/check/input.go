@@ -84,8 +84,17 @@ func (in *Input) at(key string) string {
 func (in *Input) urls() []*URLInput {
 	var out []*URLInput
 	for _, u := range []*URLInput{in.Primary, in.Instrumentation} {
-		if u != nil && u.URL != "" {
+		if u != nil {
 			u.in = in
+			if u.Scope == "" {
+				u.Scope = ScopePrimary
+			}
+			if u.Key == "" {
+				u.Key, u.PasswordKey = "Postgres.URL", "Postgres.Password"
+				if u.Scope == ScopeInstrumentation {
+					u.Key, u.PasswordKey = "Postgres.InstrumentationURL", "Postgres.InstrumentationPassword"
+				}
+			}
 			out = append(out, u)
 		}
 	}
