@@ -6,13 +6,20 @@ package target
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/connectdb/connectdb/internal/buildinfo"
 	"github.com/connectdb/connectdb/internal/cmdutil"
+	"github.com/connectdb/connectdb/internal/config"
+	"github.com/connectdb/connectdb/internal/dsn"
+	"github.com/connectdb/connectdb/internal/secrets"
 )
 
 // Kind names the database a target stands for.
@@ -22,6 +29,10 @@ const (
 	Primary         Kind = "primary"
 	Instrumentation Kind = "instrumentation"
 )
+
+// TokenFunc returns a fresh password for each new connection, such as an
+// Azure access token.
+type TokenFunc func(ctx context.Context) (string, error)
 
 // Target is one database Connect connects to. Config holds the password:
 // never print it; show Redacted instead.
@@ -34,12 +45,21 @@ type Target struct {
 	Port     int
 	Database string
 	Schema   string // from options=-csearch_path=, "" when unset
-	Config   *pgx.ConnConfig
-	Warnings []string // non-fatal findings while building the target, e.g. two passwords given
+	SSLMode  string // as Connect will use it ("require" when the URL has none)
+	// PasswordSource says where the password came from ("" when none), e.g.
+	// "env CONNECTDB_POSTGRES_PASSWORD"; never the password itself.
+	PasswordSource string
+	Config         *pgx.ConnConfig
+	// Token, when set, supplies the password for every new connection.
+	Token    TokenFunc
+	Warnings []string // non-fatal findings while building the target
 }
 
 // Set is what Resolve found.
 type Set struct {
+	// Config is the Connect config that was read; config.Default() when
+	// the URL came from --url and there was no config file.
+	Config  *config.Config
 	Primary *Target
 	// Instrumentation is nil when Connect writes operational metrics into
 	// the primary database (no InstrumentationURL): SharedMetrics is then true.
@@ -55,21 +75,61 @@ func (s *Set) Targets() []*Target {
 	return []*Target{s.Primary, s.Instrumentation}
 }
 
-// Resolve builds the targets from the factory's globals.
-// TODO(config): read Postgres.URL / InstrumentationURL / passwords from the
-// Connect config; today only --url and --instrumentation-url are used.
-func Resolve(ctx context.Context, f *cmdutil.Factory) (*Set, error) {
+// LoadConfig reads the Connect config named by --config. With --url and no
+// explicit --config, a missing default config file is not an error: the
+// defaults are used.
+func LoadConfig(f *cmdutil.Factory) (*config.Config, error) {
 	g := f.Globals
-	if g.URL == "" {
-		return nil, cmdutil.Usagef("no database URL: pass --url URL or --config FILE with a [Postgres] URL")
+	cfg, err := config.Load(g.ConfigPath, f.IO.In)
+	if err == nil {
+		return cfg, nil
 	}
-	p, err := fromURL(Primary, "--url", g.URL)
+	if errors.Is(err, fs.ErrNotExist) && !g.ConfigExplicit && g.ConfigPath != "-" {
+		if g.URL != "" {
+			return config.Default(), nil
+		}
+		return nil, cmdutil.Usagef("no Connect config at %s; pass --config PATH or --url URL", g.ConfigPath)
+	}
+	return nil, cmdutil.UsageError(err)
+}
+
+// Resolve reads the config and builds the targets the way Connect would.
+func Resolve(ctx context.Context, f *cmdutil.Factory) (*Set, error) {
+	cfg, err := LoadConfig(f)
 	if err != nil {
 		return nil, err
 	}
-	set := &Set{Primary: p, SharedMetrics: true}
+	return FromConfig(ctx, f, cfg)
+}
+
+// FromConfig builds the targets from an already loaded config plus the
+// factory's overrides.
+func FromConfig(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (*Set, error) {
+	g := f.Globals
+	resolver := &secrets.Resolver{PasswordFile: g.PasswordFile, KeyPath: g.SecretKey, Getenv: f.Getenv}
+
+	primary := setting{kind: Primary, raw: cfg.Postgres.URL, source: "Postgres.URL (" + cfg.Where("Postgres.URL") + ")",
+		password: cfg.Postgres.Password, secretKind: secrets.Primary}
+	if g.URL != "" {
+		primary.raw, primary.source = g.URL, "--url"
+	}
+	if primary.raw == "" {
+		return nil, cmdutil.Usagef("no PostgreSQL URL: set Postgres.URL in %s or pass --url URL", displayPath(cfg))
+	}
+	p, err := build(primary, resolver)
+	if err != nil {
+		return nil, err
+	}
+	set := &Set{Config: cfg, Primary: p, SharedMetrics: true}
+
+	instr := setting{kind: Instrumentation, raw: cfg.Postgres.InstrumentationURL,
+		source:   "Postgres.InstrumentationURL (" + cfg.Where("Postgres.InstrumentationURL") + ")",
+		password: cfg.Postgres.InstrumentationPassword, secretKind: secrets.Instrumentation}
 	if g.InstrumentationURL != "" {
-		i, err := fromURL(Instrumentation, "--instrumentation-url", g.InstrumentationURL)
+		instr.raw, instr.source = g.InstrumentationURL, "--instrumentation-url"
+	}
+	if instr.raw != "" {
+		i, err := build(instr, resolver)
 		if err != nil {
 			return nil, err
 		}
@@ -78,25 +138,86 @@ func Resolve(ctx context.Context, f *cmdutil.Factory) (*Set, error) {
 	return set, nil
 }
 
-func fromURL(kind Kind, source, raw string) (*Target, error) {
-	cfg, err := pgx.ParseConfig(raw)
+type setting struct {
+	kind       Kind
+	raw        string
+	source     string
+	password   string // the config's separate password setting, maybe encrypted
+	secretKind secrets.Target
+}
+
+func build(s setting, r *secrets.Resolver) (*Target, error) {
+	info, err := dsn.Parse(s.raw)
 	if err != nil {
-		return nil, cmdutil.Usagef("%s is not a valid PostgreSQL URL; run 'connectdb encode-url --check' to repair it", source)
+		return nil, cmdutil.Usagef("%s: %v; run 'connectdb encode-url --check' to repair it", s.source, err)
 	}
-	if _, ok := cfg.RuntimeParams["application_name"]; !ok {
-		cfg.RuntimeParams["application_name"] = buildinfo.UserAgent()
+	port := ""
+	if info.Port != 0 {
+		port = strconv.Itoa(info.Port)
 	}
-	return &Target{
-		Kind: kind, Source: source, Redacted: fmt.Sprintf("postgres://%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database),
-		User: cfg.User, Host: cfg.Host, Port: int(cfg.Port), Database: cfg.Database, Config: cfg,
-	}, nil
+	res, warnings, err := r.Password(s.secretKind, s.password, info.Host, port, info.Database, info.User)
+	if err != nil {
+		return nil, cmdutil.UsageError(err)
+	}
+	separate := ""
+	if res.Found() {
+		// PGPASSWORD and pgpass are fallbacks: like libpq, a password written
+		// in the URL itself wins over them.
+		fallback := res.Source == secrets.EnvPGPassword || strings.HasPrefix(res.Source, "pgpass ")
+		if !(fallback && info.HasPassword) {
+			separate = res.Secret.Reveal()
+		}
+	}
+	comb, err := dsn.Combine(s.raw, separate, buildinfo.UserAgent())
+	if err != nil {
+		return nil, cmdutil.Usagef("%s: %v", s.source, err)
+	}
+	cfg, err := pgx.ParseConfig(comb.ConnString)
+	if err != nil {
+		return nil, cmdutil.Usagef("%s could not be turned into a connection (%v); run 'connectdb encode-url --check' to repair it", s.source, redactErr(err))
+	}
+	t := &Target{
+		Kind: s.kind, Source: s.source, Redacted: dsn.Redact(s.raw),
+		User: cfg.User, Host: cfg.Host, Port: int(cfg.Port), Database: cfg.Database,
+		Schema: info.Schema, SSLMode: info.SSLMode, Config: cfg,
+		Warnings: append(warnings, comb.Warnings...),
+	}
+	if !info.SSLModeSet {
+		t.SSLMode = "require"
+	}
+	if separate != "" {
+		t.PasswordSource = res.Source
+	} else if info.HasPassword {
+		t.PasswordSource = "inline in " + s.source
+	}
+	return t, nil
+}
+
+// redactErr drops pgx's message, which may quote the connection string.
+func redactErr(err error) string {
+	return dsn.Redact(err.Error())
+}
+
+func displayPath(cfg *config.Config) string {
+	if cfg.Path == "" {
+		return "the Connect config"
+	}
+	return cfg.Path
 }
 
 // Connect opens a connection to t, giving up after timeout.
 func (t *Target) Connect(ctx context.Context, timeout time.Duration) (*pgx.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := pgx.ConnectConfig(ctx, t.Config.Copy())
+	cc := t.Config.Copy()
+	if t.Token != nil {
+		tok, err := t.Token(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("getting an access token for the %s database: %w", t.Kind, err)
+		}
+		cc.Password = tok
+	}
+	c, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the %s database %s: %w", t.Kind, t.Redacted, err)
 	}
