@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/connectdb/connectdb/internal/target"
 )
@@ -294,29 +293,6 @@ func (lc *liveCtx) close() {
 // bounded returns a context limited by --timeout.
 func (lc *liveCtx) bounded() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(lc.ctx, lc.env.opts.Timeout)
-}
-
-// connectConfig applies Connect's SSL semantics to the target's config:
-// without sslmode in the URL, Connect requires SSL, while pgx's default
-// (prefer) silently falls back to plain text.
-func connectConfig(t *target.Target, u *URLInput) *pgx.ConnConfig {
-	cfg := t.Config.Copy()
-	if u != nil && !hasSSLMode(u.URL) && cfg.TLSConfig != nil {
-		var keep []*pgconn.FallbackConfig
-		for _, fb := range cfg.Fallbacks {
-			if fb.TLSConfig != nil {
-				keep = append(keep, fb)
-			}
-		}
-		cfg.Fallbacks = keep
-	}
-	return cfg
-}
-
-// hasSSLMode reports whether a URL sets sslmode (or its alias ssl=true).
-func hasSSLMode(raw string) bool {
-	info, err := parseURL(raw)
-	return err == nil && info.SSLModeSet
 }
 
 func isLoopback(host string) bool {

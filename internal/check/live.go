@@ -103,11 +103,10 @@ func liveChecks() []Check {
 }
 
 func checkConnect(lc *liveCtx) Outcome {
-	cfg := connectConfig(lc.target, lc.url)
 	ctx, cancel := lc.bounded()
 	defer cancel()
 	start := time.Now()
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	conn, err := lc.target.Connect(ctx, lc.env.opts.Timeout)
 	if err != nil {
 		lc.connectErr = err
 		c := connerr.ClassifyFor(err, connerr.Context{User: lc.target.User, Database: lc.target.Database, Host: lc.target.Host})

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -95,20 +94,19 @@ func runCheck(ctx context.Context, opts *CheckOptions) error {
 	if err != nil {
 		return err
 	}
-	in, err := buildInput(opts)
+	cfg, err := target.LoadConfig(f)
 	if err != nil {
 		return err
 	}
+	in := buildInput(opts, cfg)
 
 	eo := engine.Options{Input: in, Selected: selected, Timeout: f.Globals.Timeout, Lock: lock, SharedMetrics: in.Instrumentation == nil}
 	var resolveErr error
 	switch {
 	case opts.Offline:
 		eo.LiveSkipReason = "skipped: --offline"
-	case in.Provider == config.ProviderSQLite:
-		eo.LiveSkipReason = "skipped: Database.Provider is sqlite"
 	default:
-		set, err := target.Resolve(ctx, f)
+		set, err := target.FromConfig(ctx, f, cfg)
 		if err != nil {
 			resolveErr = err
 			eo.LiveSkipReason = "skipped: fix the failures above first"
@@ -189,29 +187,18 @@ func lockID(opts *CheckOptions) (*engine.LockID, error) {
 
 // buildInput reads the config (when there is one) and the flags into the
 // engine's input.
-func buildInput(opts *CheckOptions) (*engine.Input, error) {
+func buildInput(opts *CheckOptions, cfg *config.Config) *engine.Input {
 	f := opts.F
 	g := f.Globals
-	var cfg *config.Config
-	if g.ConfigExplicit || fileExists(g.ConfigPath) {
-		c, err := config.Load(g.ConfigPath, f.IO.In)
-		if err != nil {
-			return nil, cmdutil.UsageError(err)
-		}
-		cfg = c
-	}
-	if cfg == nil && g.URL == "" {
-		return nil, cmdutil.Usagef("no configuration to check: pass --config FILE (default %s) or --url URL", cmdutil.DefaultConfigPath)
-	}
 	in := &engine.Input{Pooler: opts.Pooler, Nodes: opts.Nodes, Now: f.Now()}
-	if cfg == nil {
-		cfg = config.Default()
-		cfg.Database.Provider = config.ProviderPostgres
-	} else {
-		in.ConfigPath = g.ConfigPath
-		in.Where, in.IsSet = cfg.Where, cfg.IsSet
-	}
 	in.Provider = cfg.Database.Provider
+	if cfg.Path != "" {
+		in.ConfigPath = cfg.Path
+		in.Where, in.IsSet = cfg.Where, cfg.IsSet
+	} else if g.URL != "" {
+		// --url without a config file: the URL says PostgreSQL.
+		in.Provider = config.ProviderPostgres
+	}
 	in.MaxIdleConnections = cfg.Database.MaxIdleConnections
 	in.MaxOpenConnections = cfg.Database.MaxOpenConnections
 	in.ConnectionMaxLifetime = cfg.Database.ConnectionMaxLifetimeRaw
@@ -254,13 +241,5 @@ func buildInput(opts *CheckOptions) (*engine.Input, error) {
 			in.KeyWarnings = append(warnings, err.Error())
 		}
 	}
-	return in, nil
-}
-
-func fileExists(path string) bool {
-	if path == "-" {
-		return true
-	}
-	_, err := os.Stat(path)
-	return err == nil
+	return in
 }
