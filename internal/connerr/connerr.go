@@ -172,6 +172,16 @@ func quote(id string) string {
 	if id == "" {
 		return "<name>"
 	}
+	plain := true
+	for i, r := range id {
+		if !(r >= 'a' && r <= 'z' || r == '_' || i > 0 && r >= '0' && r <= '9') {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return id
+	}
 	return `"` + strings.ReplaceAll(id, `"`, `""`) + `"`
 }
 
