@@ -124,7 +124,7 @@ func checkConnect(lc *liveCtx) Outcome {
 			"Check that the role may read pg_settings, pg_roles and pg_stat_activity (the defaults allow it).")
 	}
 	lc.conn = conn
-	return pass(fmt.Sprintf("Connected to %s as %s.", lc.target.Redacted, lc.facts.CurrentUser),
+	return pass(fmt.Sprintf("Connected to database %s on %s:%d as %s.", lc.facts.Database, lc.target.Host, lc.target.Port, lc.facts.CurrentUser),
 		"connect time: "+took.Round(time.Millisecond).String())
 }
 
