@@ -32,8 +32,6 @@ var (
 	userChars = newCharClass("&'()*+,;=")
 	// passwordChars may stay unencoded in the password part of userinfo.
 	passwordChars = newCharClass("&'()*+,;=:")
-	// rfcUserinfoChars is what RFC 3986 §3.2.1 allows (besides pct-encoded).
-	rfcUserinfoChars = newCharClass("!$&'()*+,;=:")
 	// databaseChars may stay unencoded in the database name (path).
 	databaseChars = newCharClass("")
 	// queryChars may stay unencoded in query keys and values written for pgx:
