@@ -2,7 +2,6 @@ package check
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -71,12 +70,4 @@ func wantStatus(t *testing.T, rep *Report, scope Scope, id string, want Status, 
 		}
 	}
 	return r
-}
-
-func writeFile(t *testing.T, path, data string, mode os.FileMode) string {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(data), mode); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

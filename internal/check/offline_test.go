@@ -74,7 +74,9 @@ func TestOfflineChecks(t *testing.T) {
 		}, Warn, []string{"both"}},
 		{"one password", ScopePrimary, "url.password-conflict", func(in *Input) { in.Primary.Password = "pw" }, Pass, nil},
 		{"plain Password", ScopePrimary, "secret.password", func(in *Input) { in.Primary.Password = "hunter2" }, Warn, []string{"plain text"}},
-		{"encrypted no key", ScopePrimary, "secret.password", func(in *Input) { in.Primary.Password = "lSrfWpPGtbb8Yl2bmUIlR5KbSuF61BY7Y6f2QLkM+pJ9LNWSvXAmdonq0KYZJ9s=" }, Fail, []string{"--secret-key"}},
+		{"encrypted no key", ScopePrimary, "secret.password", func(in *Input) {
+			in.Primary.Password = "lSrfWpPGtbb8Yl2bmUIlR5KbSuF61BY7Y6f2QLkM+pJ9LNWSvXAmdonq0KYZJ9s="
+		}, Fail, []string{"--secret-key"}},
 		{"encrypted wrong key", ScopePrimary, "secret.password", func(in *Input) {
 			in.Primary.Password = "lSrfWpPGtbb8Yl2bmUIlR5KbSuF61BY7Y6f2QLkM+pJ9LNWSvXAmdonq0KYZJ9s="
 			in.Decrypt = func(string, string) (string, error) { return "", errors.New("wrong key") }
@@ -87,8 +89,12 @@ func TestOfflineChecks(t *testing.T) {
 		{"sslmode disable loopback", ScopePrimary, "url.sslmode", func(in *Input) { in.Primary.URL = "postgres://connect@127.0.0.1/connect?sslmode=disable" }, Pass, nil},
 		{"sslmode default", ScopePrimary, "url.sslmode", func(in *Input) { in.Primary.URL = "postgres://connect@db.example.com/connect" }, Pass, []string{"requires SSL"}},
 		{"rds without sslmode", ScopePrimary, "url.hosted-ssl", func(in *Input) { in.Primary.URL = "postgres://connect@a.b.us-east-1.rds.amazonaws.com/connect" }, Warn, []string{"AWS RDS", "sslmode=require"}},
-		{"azure prefer", ScopePrimary, "url.hosted-ssl", func(in *Input) { in.Primary.URL = "postgres://connect@a.postgres.database.azure.com/connect?sslmode=prefer" }, Warn, []string{"Azure"}},
-		{"cosmos require", ScopePrimary, "url.hosted-ssl", func(in *Input) { in.Primary.URL = "postgres://connect@c.postgres.cosmos.azure.com/connect?sslmode=require" }, Pass, nil},
+		{"azure prefer", ScopePrimary, "url.hosted-ssl", func(in *Input) {
+			in.Primary.URL = "postgres://connect@a.postgres.database.azure.com/connect?sslmode=prefer"
+		}, Warn, []string{"Azure"}},
+		{"cosmos require", ScopePrimary, "url.hosted-ssl", func(in *Input) {
+			in.Primary.URL = "postgres://connect@c.postgres.cosmos.azure.com/connect?sslmode=require"
+		}, Pass, nil},
 		{"not hosted", ScopePrimary, "url.hosted-ssl", nil, Skip, nil},
 		{"missing cert file", ScopePrimary, "url.ssl-files", func(in *Input) {
 			in.Primary.URL = "postgres://connect@db.example.com/connect?sslcert=" + filepath.Join(dir, "nope.crt") + "&sslkey=" + filepath.Join(dir, "nope.key")
