@@ -240,8 +240,12 @@ func (e *runEnv) runScope(ctx context.Context, scope Scope, u *URLInput, t *targ
 
 	lc := &liveCtx{env: e, scope: scope, url: u, target: t}
 	defer lc.close()
+	anyLive := false
 	for _, c := range e.reg {
-		if c.Kind != Live {
+		anyLive = anyLive || c.Kind == Live && e.selected(c.ID)
+	}
+	for _, c := range e.reg {
+		if c.Kind != Live || !anyLive {
 			continue
 		}
 		var o Outcome

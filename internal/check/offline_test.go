@@ -166,6 +166,20 @@ func TestSelect(t *testing.T) {
 	}
 }
 
+func TestOnlyOfflineChecksDoNotConnect(t *testing.T) {
+	sel, _ := Select([]string{"url.*"}, nil)
+	in := baseInput("postgres://connect@db.invalid/connect")
+	rep, err := Run(t.Context(), Options{Input: in, Selected: sel})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if !strings.HasPrefix(r.ID, "url.") {
+			t.Errorf("unselected %s ran", r.ID)
+		}
+	}
+}
+
 func TestRegistryIDsUniqueAndDocumented(t *testing.T) {
 	seen := map[string]bool{}
 	for _, c := range Registry() {
