@@ -424,9 +424,16 @@ func checkMaxConnections(lc *liveCtx) Outcome {
 	}
 	perNode := maxOpen
 	why := fmt.Sprintf("%d node(s) x MaxOpenConnections %d", in.Nodes, maxOpen)
-	if lc.scope == ScopePrimary && lc.env.opts.SharedMetrics {
-		perNode *= 2
+	shared := lc.scope == ScopePrimary && lc.env.opts.SharedMetrics
+	switch {
+	case shared:
 		why += " x 2 (operational metrics share this database)"
+	case lc.sameServerAsOther():
+		shared = true
+		why += " x 2 (the primary and instrumentation databases are on the same server)"
+	}
+	if shared {
+		perNode *= 2
 	}
 	need := in.Nodes * perNode
 	avail := f.MaxConnections - f.SuperReserved - f.Reserved - f.OthersUsing
@@ -448,7 +455,7 @@ func checkMaxConnections(lc *liveCtx) Outcome {
 	}
 	if need > avail {
 		perNodeFit := avail / in.Nodes
-		if lc.scope == ScopePrimary && lc.env.opts.SharedMetrics {
+		if shared {
 			perNodeFit /= 2
 		}
 		remedy := fmt.Sprintf("Raise max_connections to at least %d (ALTER SYSTEM SET max_connections = %d; then restart PostgreSQL)",
@@ -461,6 +468,17 @@ func checkMaxConnections(lc *liveCtx) Outcome {
 		return o
 	}
 	return pass(fmt.Sprintf("%d of %d free connection slots needed.", need, avail), details...)
+}
+
+// sameServerAsOther reports whether another target of this run is on the
+// same server, so both pools draw from one max_connections.
+func (lc *liveCtx) sameServerAsOther() bool {
+	for _, t := range lc.env.opts.Targets {
+		if t != lc.target && t.Host == lc.target.Host && t.Port == lc.target.Port {
+			return true
+		}
+	}
+	return false
 }
 
 func checkUpgradeLock(lc *liveCtx) Outcome {

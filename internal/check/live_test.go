@@ -294,7 +294,8 @@ func TestInstrumentationRunsConcurrentlyAndBudget(t *testing.T) {
 	_, _, url := ownedDB(t)
 	_, _, iurl := ownedDB(t)
 	rep := liveRun2(t, url, iurl, nil)
-	wantStatus(t, rep, ScopePrimary, "pool.max-connections", Pass, "Connect needs up to 10")
+	wantStatus(t, rep, ScopePrimary, "pool.max-connections", Pass, "Connect needs up to 20", "same server")
+	wantStatus(t, rep, ScopeInstrumentation, "pool.max-connections", Pass, "Connect needs up to 20")
 	wantStatus(t, rep, ScopeInstrumentation, "pg.privileges", Pass)
 	if len(rep.Targets) != 2 || !rep.Targets[0].Reached || !rep.Targets[1].Reached {
 		t.Fatalf("targets %+v", rep.Targets)
