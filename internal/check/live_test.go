@@ -170,13 +170,7 @@ func TestMaxConnectionsBudget(t *testing.T) {
 
 // TestSmallServerWithoutTLS covers a second server: TLS off, max_connections 20.
 func TestSmallServerWithoutTLS(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	small, err := pgtest.Start(ctx, pgtest.Options{MaxConnections: 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(small.Stop)
+	small := startSmall(t, 20)
 	role := small.NewRole(t, pw)
 	db := small.NewDatabase(t, role)
 
@@ -312,4 +306,17 @@ func TestVersionBounds(t *testing.T) {
 			t.Errorf("%d: %s (%s), want %s", tc.num, got.Status, got.Message, tc.want)
 		}
 	}
+}
+
+// startSmall starts a second server without TLS and with few connection slots.
+func startSmall(t *testing.T, maxConnections int) *pgtest.Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	small, err := pgtest.Start(ctx, pgtest.Options{MaxConnections: maxConnections})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(small.Stop)
+	return small
 }
