@@ -57,8 +57,10 @@ type TargetInfo struct {
 
 // Report is the result of a run.
 type Report struct {
-	Targets []TargetInfo `json:"targets"`
-	Results []Result     `json:"results"`
+	// ConfigPath is the config file checked; "" when only flags were given.
+	ConfigPath string       `json:"config,omitempty"`
+	Targets    []TargetInfo `json:"targets"`
+	Results    []Result     `json:"results"`
 	// live is true when at least one target was tried.
 	live bool
 }
@@ -121,7 +123,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	reg := Registry()
 	selected := func(id string) bool { return opts.Selected == nil || opts.Selected[id] }
-	rep := &Report{}
+	rep := &Report{ConfigPath: in.ConfigPath}
 
 	// Offline, whole-config checks.
 	for _, c := range reg {

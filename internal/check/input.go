@@ -34,6 +34,8 @@ type Input struct {
 	Decrypt func(setting, value string) (string, error)
 	// KeyWarnings are the secret key loader's findings (permissions).
 	KeyWarnings []string
+	// KeyError is why the secret key could not be loaded; "" when it loaded.
+	KeyError string
 
 	// Pooler is the --pooler declaration: "", "none", "session" or "transaction".
 	Pooler string

@@ -21,6 +21,8 @@ func configChecks() []Check {
 			Verifies: "Database.MaxOpenConnections is positive (zero or less means unlimited)."},
 		{ID: "pool.max-idle", Title: "Idle connections make sense", Kind: Config, config: checkMaxIdle,
 			Verifies: "Database.MaxIdleConnections is not above MaxOpenConnections (no effect) and not zero or less unless --pooler session is declared."},
+		{ID: "pool.pooler", Title: "Pooler mode suits Connect", Kind: Config, config: checkPooler,
+			Verifies: "A declared --pooler is session mode: a transaction-mode pooler breaks session-level advisory locks such as Connect's upgrade lock."},
 		{ID: "pool.max-lifetime", Title: "Connection lifetime parses", Kind: Config, config: checkMaxLifetime,
 			Verifies: "Database.ConnectionMaxLifetime is a duration such as 60s or a whole number of nanoseconds."},
 		{ID: "azure.principal", Title: "Azure service principal complete", Kind: Config, config: checkAzure,
@@ -189,7 +191,21 @@ func checkAzure(in *Input) Outcome {
 	return pass("Azure service principal is complete and used for every database.")
 }
 
+func checkPooler(in *Input) Outcome {
+	switch in.Pooler {
+	case "", "none":
+		return notApplicable("No connection pooler declared (--pooler).")
+	case "session":
+		return pass("Session-mode pooler declared: session-level advisory locks and session settings keep working.")
+	}
+	return warn("A "+in.Pooler+"-mode pooler hands each transaction to any server connection: Connect's session-level upgrade advisory lock and session settings such as search_path can be lost between statements.",
+		"Use pool_mode = session for Connect's database in the pooler (Connect's guide describes session-mode poolers only), or connect Connect directly to PostgreSQL.")
+}
+
 func checkSecretKey(in *Input) Outcome {
+	if in.KeyError != "" {
+		return fail(in.KeyError, "Pass the key file of this Connect server with --secret-key PATH (usually /var/lib/rstudio-connect/db/secret.key).")
+	}
 	if in.Decrypt == nil {
 		return notApplicable("No secret key given (--secret-key).")
 	}

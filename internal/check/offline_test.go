@@ -43,6 +43,15 @@ func TestOfflineChecks(t *testing.T) {
 		{"idle above open", ScopeConfig, "pool.max-idle", func(in *Input) { in.MaxIdleConnections = 20 }, Warn, []string{"no effect", "[Database] MaxIdleConnections = 10 (rstudio-connect.gcfg:7)"}},
 		{"idle zero", ScopeConfig, "pool.max-idle", func(in *Input) { in.MaxIdleConnections = 0 }, Warn, []string{"--pooler session", "MaxIdleConnections = 5"}},
 		{"idle zero behind session pooler", ScopeConfig, "pool.max-idle", func(in *Input) { in.MaxIdleConnections = 0; in.Pooler = "session" }, Pass, []string{"session-mode pooler"}},
+		{"no pooler", ScopeConfig, "pool.pooler", nil, Skip, nil},
+		{"session pooler", ScopeConfig, "pool.pooler", func(in *Input) { in.Pooler = "session" }, Pass, nil},
+		{"transaction pooler", ScopeConfig, "pool.pooler", func(in *Input) { in.Pooler = "transaction" }, Warn, []string{"advisory lock", "pool_mode = session"}},
+		{"key missing", ScopeConfig, "secret.key", func(in *Input) { in.KeyError = "secret key file /x not found" }, Fail, []string{"not found", "--secret-key"}},
+		{"key open to others", ScopeConfig, "secret.key", func(in *Input) {
+			in.Decrypt = func(string, string) (string, error) { return "", nil }
+			in.KeyWarnings = []string{"secret key file /k is readable by group or others (mode 0644); run chmod 600 /k"}
+		}, Warn, []string{"chmod 600"}},
+		{"key fine", ScopeConfig, "secret.key", func(in *Input) { in.Decrypt = func(string, string) (string, error) { return "", nil } }, Pass, nil},
 		{"lifetime ok", ScopeConfig, "pool.max-lifetime", func(in *Input) { in.ConnectionMaxLifetime = "1000000000" }, Pass, []string{"1s"}},
 		{"lifetime bad", ScopeConfig, "pool.max-lifetime", func(in *Input) { in.ConnectionMaxLifetime = "sixty" }, Fail, []string{"ConnectionMaxLifetime = 60s"}},
 		{"azure none", ScopeConfig, "azure.principal", nil, Skip, nil},

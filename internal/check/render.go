@@ -18,6 +18,7 @@ type JSONReport struct {
 	SchemaVersion int            `json:"schema_version"`
 	OK            bool           `json:"ok"`
 	ExitCode      int            `json:"exit_code"`
+	Config        string         `json:"config,omitempty"`
 	Summary       map[Status]int `json:"summary"`
 	Targets       []TargetInfo   `json:"targets"`
 	Results       []Result       `json:"results"`
@@ -34,7 +35,7 @@ func (r *Report) JSON(strict bool) JSONReport {
 	if t == nil {
 		t = []TargetInfo{}
 	}
-	return JSONReport{SchemaVersion: SchemaVersion, OK: code == 0, ExitCode: code, Summary: r.Counts(), Targets: t, Results: res}
+	return JSONReport{SchemaVersion: SchemaVersion, OK: code == 0, ExitCode: code, Config: r.ConfigPath, Summary: r.Counts(), Targets: t, Results: res}
 }
 
 // TextOptions tune the text rendering.
@@ -70,6 +71,9 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 			b.WriteString("\n")
 		}
 		header := titleCase(string(g))
+		if gi == 0 && r.ConfigPath != "" {
+			header += "  " + r.ConfigPath
+		}
 		if gi > 0 {
 			t := r.Targets[gi-1]
 			if t.URL != "" {

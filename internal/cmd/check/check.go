@@ -235,10 +235,10 @@ func buildInput(opts *CheckOptions, cfg *config.Config) *engine.Input {
 			s, _, err := res.Decrypt(setting, value)
 			return s.Reveal(), err
 		}
-		if _, warnings, err := secrets.LoadKey(keyPath); err == nil {
-			in.KeyWarnings = warnings
-		} else {
-			in.KeyWarnings = append(warnings, err.Error())
+		_, warnings, err := secrets.LoadKey(keyPath)
+		in.KeyWarnings = warnings
+		if err != nil {
+			in.KeyError = err.Error()
 		}
 	}
 	return in
