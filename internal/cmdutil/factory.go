@@ -27,6 +27,7 @@ type Globals struct {
 	SecretKey          string        // --secret-key, CONNECTDB_SECRET_KEY
 	PasswordFile       string        // --password-file
 	LockID             string        // --lock-id, CONNECTDB_LOCK_ID
+	AzureAuthorityHost string        // --azure-authority-host, AZURE_AUTHORITY_HOST: Entra ID authority for Azure logins
 }
 
 // Factory carries what commands need from the outside world, so tests can

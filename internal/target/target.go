@@ -15,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/connectdb/connectdb/internal/azure"
 	"github.com/connectdb/connectdb/internal/buildinfo"
 	"github.com/connectdb/connectdb/internal/cmdutil"
 	"github.com/connectdb/connectdb/internal/config"
@@ -135,6 +136,11 @@ func FromConfig(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (*S
 		}
 		set.Instrumentation, set.SharedMetrics = i, false
 	}
+	if azure.Configured(cfg.Postgres) {
+		if err := useAzure(ctx, f, cfg, set, resolver); err != nil {
+			return nil, err
+		}
+	}
 	return set, nil
 }
 
@@ -222,4 +228,29 @@ func (t *Target) Connect(ctx context.Context, timeout time.Duration) (*pgx.Conn,
 		return nil, fmt.Errorf("connecting to the %s database %s: %w", t.Kind, t.Redacted, err)
 	}
 	return c, nil
+}
+
+// useAzure makes the targets log in with the Azure service principal of
+// cfg (Postgres.AzureTenantId, AzureClientId, AzureClientSecret), as
+// Connect does: the password of every new connection is an Entra ID access
+// token, shared by both targets (the same principal) and cached until
+// shortly before it expires. An explicit --password-file still wins, so an
+// admin can try a token fetched by hand. The HTTP client that reaches the
+// authority may come in ctx under oauth2.HTTPClient. See docs/azure.md.
+func useAzure(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, set *Set, r *secrets.Resolver) error {
+	creds, warnings, err := azure.Load(cfg.Postgres, r, f.Globals.AzureAuthorityHost)
+	if err != nil {
+		return cmdutil.UsageError(fmt.Errorf("%s: %w", displayPath(cfg), err))
+	}
+	src := azure.NewTokenSource(creds, azure.WithTimeout(f.Globals.Timeout), azure.ContextClient(ctx))
+	set.Primary.Warnings = append(set.Primary.Warnings, warnings...)
+	for _, t := range set.Targets() {
+		if t.PasswordSource == "--password-file" {
+			t.Warnings = append(t.Warnings, "--password-file overrides the Azure service principal set in "+cfg.Where(azure.SettingClientID)+" for the "+string(t.Kind)+" database")
+			continue
+		}
+		t.Token = src.Token
+		t.PasswordSource = "Azure service principal " + creds.ClientID + " (token from " + creds.AuthorityHost + ")"
+	}
+	return nil
 }

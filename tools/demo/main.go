@@ -1,5 +1,5 @@
 // Command demo starts a throwaway PostgreSQL server with the test harness and
-// runs connectdb against it, so a new user sees the main job end to end:
+// runs connectdb against it, so a new user sees the main jobs end to end:
 //
 //	go run ./tools/demo ./bin/connectdb
 package main
@@ -28,6 +28,13 @@ func main() {
 	}
 }
 
+// The demo's Connect role and its password. The password has the characters
+// the admin guide warns about, so the demo shows that they are handled.
+const (
+	role     = "connect"
+	password = "p@ss#w!$%/?:word"
+)
+
 func run(bin string) error {
 	bin, err := filepath.Abs(bin)
 	if err != nil {
@@ -36,24 +43,72 @@ func run(bin string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	fmt.Println("== starting a throwaway PostgreSQL server (TLS on)")
-	srv, err := pgtest.Start(ctx, pgtest.Options{TLS: true})
+	fmt.Println("== starting a throwaway PostgreSQL server (TLS on, scram-sha-256)")
+	srv, err := pgtest.Start(ctx, pgtest.Options{TLS: true, MaxConnections: 40})
 	if err != nil {
 		return err
 	}
 	defer srv.Stop()
 	fmt.Printf("   PostgreSQL %s on %s:%d\n", srv.Version, srv.Host, srv.Port)
 
-	steps := [][]string{
-		{"version"},
+	setup := []string{
+		"CREATE ROLE " + role + " LOGIN PASSWORD " + pgtest.QuoteLiteral(password),
+		"CREATE DATABASE connect OWNER " + role,
+		"CREATE ROLE readonly LOGIN PASSWORD " + pgtest.QuoteLiteral(password),
 	}
-	for _, args := range steps {
-		fmt.Printf("\n$ connectdb %s\n", strings.Join(args, " "))
-		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	for _, q := range setup {
+		if err := srv.Exec(ctx, "postgres", q); err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+
+	dir, err := os.MkdirTemp("", "connectdb-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	good := filepath.Join(dir, "good.gcfg")
+	bad := filepath.Join(dir, "broken.gcfg")
+	url := fmt.Sprintf("postgres://%s@%s:%d/connect?sslrootcert=%s", role, srv.Host, srv.Port, srv.CACertFile)
+	writes := map[string]string{
+		good: fmt.Sprintf("[Database]\nProvider = postgres\nMaxOpenConnections = 10\nMaxIdleConnections = 5\n\n[Postgres]\nURL = %q\n", url),
+		// The mistakes admins make: a raw password in the URL with unencoded
+		// '@', '#' and '/', no sslmode against a server without TLS, a
+		// role that cannot create tables, and idle > open.
+		bad: fmt.Sprintf("[Database]\nProvider = postgres\nMaxOpenConnections = 15\nMaxIdleConnections = 20\n\n[Postgres]\nURL = \"postgres://readonly:%s@%s:%d/connect?options=-csearch_path=missing_schema\"\n", password, srv.Host, srv.Port),
+	}
+	for path, text := range writes {
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			return err
+		}
+	}
+	env := append(os.Environ(), "CONNECTDB_POSTGRES_PASSWORD="+password)
+
+	steps := []struct {
+		title string
+		args  []string
+	}{
+		{"the config an admin wrote correctly", []string{"check", "--config", good}},
+		{"the same pool settings, sized for a 3-node cluster against the live server", []string{"size-pool", "--config", good, "--nodes", "3"}},
+		{"advisory locks on the database (none held yet)", []string{"show-locks", "--config", good}},
+		{"a config with the usual mistakes", []string{"check", "--config", bad}},
+		{"repairing its URL", []string{"encode-url", "--check", "postgres://readonly:" + password + "@db.example.com/connect"}},
+	}
+	for _, s := range steps {
+		if !available(bin, s.args[0]) {
+			continue
+		}
+		fmt.Printf("\n== %s\n$ connectdb %s\n", s.title, strings.Join(s.args, " "))
+		cmd := exec.CommandContext(ctx, bin, s.args...)
+		cmd.Stdout, cmd.Stderr, cmd.Env = os.Stdout, os.Stdout, env
 		if err := cmd.Run(); err != nil {
-			fmt.Printf("(exit: %v)\n", err)
+			fmt.Printf("(%v)\n", err)
 		}
 	}
 	return nil
+}
+
+// available reports whether this build of connectdb has the subcommand.
+func available(bin, sub string) bool {
+	return exec.Command(bin, sub, "--help").Run() == nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/connectdb/connectdb/internal/buildinfo"
 	"github.com/connectdb/connectdb/internal/cmd/check"
+	"github.com/connectdb/connectdb/internal/cmd/sizepool"
 	"github.com/connectdb/connectdb/internal/cmd/version"
 	"github.com/connectdb/connectdb/internal/cmdutil"
 )
@@ -51,6 +52,7 @@ PostgreSQL, and size connection pools for a cluster.`,
 	fl.StringVar(&g.InstrumentationURL, "instrumentation-url", "", "PostgreSQL URL overriding Postgres.InstrumentationURL")
 	fl.StringVar(&g.SecretKey, "secret-key", "", "Connect secret key file to decrypt encrypted settings (env CONNECTDB_SECRET_KEY)")
 	fl.StringVar(&g.PasswordFile, "password-file", "", "file whose first line is the database password")
+	fl.StringVar(&g.AzureAuthorityHost, "azure-authority-host", "", "Entra ID authority for Azure service principal logins (env AZURE_AUTHORITY_HOST; default https://login.microsoftonline.com)")
 
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return cmdutil.Usagef("%v; see '%s --help'", err, c.CommandPath())
@@ -66,6 +68,7 @@ PostgreSQL, and size connection pools for a cluster.`,
 // subcommands lists the constructors of the database commands, in help order.
 var subcommands = []func(*cmdutil.Factory) *cobra.Command{
 	check.NewCmdCheck,
+	sizepool.NewCmdSizePool,
 }
 
 // applyEnv fills globals from the environment where the flag was not given.
