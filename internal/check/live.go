@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/connectdb/connectdb/internal/connerr"
+	"github.com/connectdb/connectdb/internal/pool"
 )
 
 // Supported PostgreSQL majors, from Connect's admin guide.
@@ -419,10 +420,8 @@ func checkMaxConnections(lc *liveCtx) Outcome {
 	f := lc.facts
 	maxOpen := in.MaxOpenConnections
 	if maxOpen <= 0 {
-		return warn("Database.MaxOpenConnections is "+strconv.Itoa(maxOpen)+", which means unlimited: Connect can use up every connection slot of the server.",
-			"Set a limit in the config: [Database] MaxOpenConnections = 10"+in.at("Database.MaxOpenConnections"))
+		return notApplicable("skipped: Database.MaxOpenConnections is " + strconv.Itoa(maxOpen) + " (unlimited), so no budget can be computed; see pool.max-open")
 	}
-	perNode := maxOpen
 	why := fmt.Sprintf("%d node(s) x MaxOpenConnections %d", in.Nodes, maxOpen)
 	shared := lc.scope == ScopePrimary && lc.env.opts.SharedMetrics
 	switch {
@@ -432,11 +431,13 @@ func checkMaxConnections(lc *liveCtx) Outcome {
 		shared = true
 		why += " x 2 (the primary and instrumentation databases are on the same server)"
 	}
+	metrics := pool.MetricsSeparate
 	if shared {
-		perNode *= 2
+		metrics = pool.MetricsSame
 	}
-	need := in.Nodes * perNode
-	avail := f.MaxConnections - f.SuperReserved - f.Reserved - f.OthersUsing
+	server := pool.Server{MaxConnections: f.MaxConnections, SuperuserReserved: f.SuperReserved, Reserved: f.Reserved, Others: f.OthersUsing}
+	need, _ := pool.WorstCase(in.Nodes, maxOpen, metrics)
+	avail := server.Available()
 	details := []string{
 		fmt.Sprintf("max_connections %d, superuser_reserved_connections %d, reserved_connections %d, in use by others %d", f.MaxConnections, f.SuperReserved, f.Reserved, f.OthersUsing),
 		fmt.Sprintf("Connect needs up to %d: %s", need, why),
@@ -454,12 +455,9 @@ func checkMaxConnections(lc *liveCtx) Outcome {
 		return o
 	}
 	if need > avail {
-		perNodeFit := avail / in.Nodes
-		if shared {
-			perNodeFit /= 2
-		}
-		remedy := fmt.Sprintf("Raise max_connections to at least %d (ALTER SYSTEM SET max_connections = %d; then restart PostgreSQL)",
-			f.MaxConnections+need-avail, f.MaxConnections+need-avail)
+		perNodeFit := pool.PerNodeBudget(in.Nodes, metrics, server)
+		required, _ := pool.RequiredMaxConnections(in.Nodes, maxOpen, metrics, server)
+		remedy := fmt.Sprintf("Raise max_connections to at least %d (ALTER SYSTEM SET max_connections = %d; then restart PostgreSQL)", required, required)
 		if perNodeFit >= 1 {
 			remedy += fmt.Sprintf(", or write [Database] MaxOpenConnections = %d%s", perNodeFit, in.at("Database.MaxOpenConnections"))
 		}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connectdb/connectdb/internal/azure"
+	"github.com/connectdb/connectdb/internal/config"
 	"github.com/connectdb/connectdb/internal/secrets"
 )
 
@@ -131,62 +133,47 @@ func checkMaxLifetime(in *Input) Outcome {
 }
 
 func checkAzure(in *Input) Outcome {
-	set := map[string]bool{"AzureTenantId": in.AzureTenantID != "", "AzureClientId": in.AzureClientID != "", "AzureClientSecret": in.AzureClientSecret != ""}
-	var missing []string
-	n := 0
-	for _, k := range []string{"AzureTenantId", "AzureClientId", "AzureClientSecret"} {
-		if set[k] {
-			n++
-		} else {
-			missing = append(missing, k)
-		}
+	pg := config.Postgres{AzureTenantId: in.AzureTenantID, AzureClientId: in.AzureClientID, AzureClientSecret: in.AzureClientSecret}
+	if in.Primary != nil {
+		pg.URL, pg.Password = in.Primary.URL, in.Primary.Password
 	}
-	if n == 0 {
+	if in.Instrumentation != nil {
+		pg.InstrumentationURL, pg.InstrumentationPassword = in.Instrumentation.URL, in.Instrumentation.Password
+	}
+	if !azure.Configured(pg) {
 		return notApplicable("Azure service principal authentication is not configured.")
 	}
-	if n < 3 {
-		var lines []string
-		for _, k := range missing {
-			lines = append(lines, in.gcfgLine("Postgres", k, "<value>"))
-		}
-		return fail("Azure service principal settings are incomplete: "+strings.Join(missing, ", ")+" not set; Connect needs all three or none.",
-			"Write "+strings.Join(lines, " and ")+", or remove the other Azure settings.")
-	}
-	for _, u := range in.urls() {
-		if u.Password != "" {
-			return fail(u.PasswordKey+" is set together with the Azure service principal; Connect authenticates with one or the other.",
-				"Remove "+u.PasswordKey+in.at(u.PasswordKey)+" when using AzureTenantId, AzureClientId and AzureClientSecret.")
-		}
-		if info, err := parseURL(u.URL); err == nil && info.HasPassword {
-			return fail(u.Key+" carries a password together with the Azure service principal.",
-				"Remove the password from "+u.Key+in.at(u.Key)+".")
+	var errs, warns []azure.Problem
+	for _, p := range azure.Validate(pg) {
+		if p.Severity == azure.SeverityError {
+			errs = append(errs, p)
+		} else {
+			warns = append(warns, p)
 		}
 	}
-	if in.Primary != nil && in.Instrumentation != nil {
-		p, perr := parseURL(in.Primary.URL)
-		i, ierr := parseURL(in.Instrumentation.URL)
-		if perr == nil && ierr == nil && p.User != i.User {
-			return fail("The instrumentation URL logs in as "+i.User+" but the primary as "+p.User+"; with Azure both databases must use the same service principal.",
-				"Use the user "+p.User+" in Postgres.InstrumentationURL"+in.at("Postgres.InstrumentationURL")+".")
+	join := func(ps []azure.Problem) (msg, remedy string) {
+		var ms, rs []string
+		for _, p := range ps {
+			ms = append(ms, p.Message)
+			rs = append(rs, strings.TrimSuffix(p.Remedy, ".")+in.at(p.Setting)+".")
+		}
+		return strings.Join(ms, " "), strings.Join(rs, " ")
+	}
+	if len(errs) > 0 {
+		return fail(join(errs))
+	}
+	if secrets.LooksEncrypted(in.AzureClientSecret) && in.Decrypt != nil {
+		if _, err := in.Decrypt(azure.SettingClientSecret, in.AzureClientSecret); err != nil {
+			return fail("AzureClientSecret does not decrypt with the given key: "+err.Error()+".",
+				"Use the secret key of this Connect server, or encrypt the client secret again with rscadmin configure --encrypt-config-value.")
 		}
 	}
-	if secrets.LooksEncrypted(in.AzureClientSecret) {
-		if in.Decrypt == nil {
-			return warn("AzureClientSecret is encrypted and no secret key was given, so connectdb cannot prove it decrypts.",
-				"Pass Connect's key file with --secret-key (usually /var/lib/rstudio-connect/db/secret.key).")
-		}
-		if _, err := in.Decrypt("Postgres.AzureClientSecret", in.AzureClientSecret); err != nil {
-			return fail("AzureClientSecret does not decrypt: "+err.Error()+".", "Encrypt it again with rscadmin configure --encrypt-config-value on this server.")
-		}
-	} else {
-		return warn("AzureClientSecret is plain text in the config file.",
-			"Encrypt it with rscadmin configure --encrypt-config-value and write the result as "+in.gcfgLine("Postgres", "AzureClientSecret", "<encrypted value>")+".")
+	if len(warns) > 0 {
+		return warn(join(warns))
 	}
-	if p := in.Primary; p != nil {
-		if info, err := parseURL(p.URL); err == nil && !strings.HasSuffix(strings.ToLower(info.Host), ".azure.com") {
-			return warn("Azure service principal is configured but "+info.Host+" is not an Azure Database for PostgreSQL host.",
-				"Check Postgres.URL or remove the Azure settings.")
-		}
+	if secrets.LooksEncrypted(in.AzureClientSecret) && in.Decrypt == nil {
+		return warn("AzureClientSecret is encrypted and no secret key was given, so connectdb cannot prove it decrypts.",
+			"Pass Connect's key file with --secret-key (usually /var/lib/rstudio-connect/db/secret.key).")
 	}
 	return pass("Azure service principal is complete and used for every database.")
 }

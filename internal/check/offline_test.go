@@ -24,6 +24,12 @@ func baseInput(url string) *Input {
 		Primary: &URLInput{Scope: ScopePrimary, URL: url}}
 }
 
+const (
+	azTenant = "11111111-2222-3333-4444-555555555555"
+	azClient = "66666666-7777-8888-9999-000000000000"
+	azSecret = "lSrfWpPGtbb8Yl2bmUIlR5KbSuF61BY7Y6f2QLkM+pJ9LNWSvXAmdonq0KYZJ9s="
+)
+
 func TestOfflineChecks(t *testing.T) {
 	const good = "postgres://connect@db.example.com/connect?sslmode=require"
 	dir := t.TempDir()
@@ -55,18 +61,23 @@ func TestOfflineChecks(t *testing.T) {
 		{"lifetime ok", ScopeConfig, "pool.max-lifetime", func(in *Input) { in.ConnectionMaxLifetime = "1000000000" }, Pass, []string{"1s"}},
 		{"lifetime bad", ScopeConfig, "pool.max-lifetime", func(in *Input) { in.ConnectionMaxLifetime = "sixty" }, Fail, []string{"ConnectionMaxLifetime = 60s"}},
 		{"azure none", ScopeConfig, "azure.principal", nil, Skip, nil},
-		{"azure partial", ScopeConfig, "azure.principal", func(in *Input) { in.AzureTenantID = "t" }, Fail, []string{"AzureClientId, AzureClientSecret not set", "[Postgres] AzureClientId = <value>"}},
+		{"azure partial", ScopeConfig, "azure.principal", func(in *Input) { in.AzureTenantID = azTenant }, Fail, []string{"AzureClientId is not set", "AzureClientSecret is not set"}},
 		{"azure mixed with password", ScopeConfig, "azure.principal", func(in *Input) {
-			in.AzureTenantID, in.AzureClientID, in.AzureClientSecret = "t", "c", "s"
+			in.AzureTenantID, in.AzureClientID, in.AzureClientSecret = azTenant, azClient, azSecret
 			in.Primary.Password = "pw"
-		}, Fail, []string{"Postgres.Password is set together"}},
+		}, Fail, []string{"Postgres.Password is set together", "rstudio-connect.gcfg:7"}},
 		{"azure other principal for instrumentation", ScopeConfig, "azure.principal", func(in *Input) {
-			in.AzureTenantID, in.AzureClientID, in.AzureClientSecret = "t", "c", "s"
+			in.AzureTenantID, in.AzureClientID, in.AzureClientSecret = azTenant, azClient, azSecret
 			in.Primary.URL = "postgres://sp@x.postgres.database.azure.com/connect?sslmode=require"
-			in.Instrumentation = &URLInput{Scope: ScopeInstrumentation, URL: "postgres://other@x.postgres.database.azure.com/metrics?sslmode=require"}
+			in.Instrumentation = &URLInput{Scope: ScopeInstrumentation, URL: "postgres://other@x.postgres.database.azure.com/metrics?sslmode=require", Password: "pw"}
 		}, Fail, []string{"same service principal"}},
+		{"azure secret wrong key", ScopeConfig, "azure.principal", func(in *Input) {
+			in.AzureTenantID, in.AzureClientID, in.AzureClientSecret = azTenant, azClient, azSecret
+			in.Primary.URL = "postgres://sp@x.postgres.database.azure.com/connect?sslmode=require"
+			in.Decrypt = func(string, string) (string, error) { return "", errors.New("wrong key") }
+		}, Fail, []string{"does not decrypt"}},
 		{"azure complete", ScopeConfig, "azure.principal", func(in *Input) {
-			in.AzureTenantID, in.AzureClientID, in.AzureClientSecret = "t", "c", "lSrfWpPGtbb8Yl2bmUIlR5KbSuF61BY7Y6f2QLkM+pJ9LNWSvXAmdonq0KYZJ9s="
+			in.AzureTenantID, in.AzureClientID, in.AzureClientSecret = azTenant, azClient, azSecret
 			in.Primary.URL = "postgres://sp@x.postgres.database.azure.com/connect?sslmode=require"
 			in.Decrypt = func(string, string) (string, error) { return "secret", nil }
 		}, Pass, nil},
