@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/connectdb/connectdb/internal/azure"
 	"github.com/connectdb/connectdb/internal/connerr"
 	"github.com/connectdb/connectdb/internal/pool"
 )
@@ -110,6 +111,14 @@ func checkConnect(lc *liveCtx) Outcome {
 	conn, err := lc.target.Connect(ctx, lc.env.opts.Timeout)
 	if err != nil {
 		lc.connectErr = err
+		if lc.target.Token != nil {
+			// Azure service principal: token and Entra login failures first.
+			if summary, remedy, ok := azure.Classify(err); ok {
+				o := fail(summary, remedy)
+				o.Details = []string{"cause: azure-service-principal"}
+				return o
+			}
+		}
 		c := connerr.ClassifyFor(err, connerr.Context{User: lc.target.User, Database: lc.target.Database, Host: lc.target.Host})
 		o := fail(c.Summary, c.Remedy)
 		o.Details = []string{"cause: " + c.ID}
