@@ -52,12 +52,15 @@ func (k Kind) String() string {
 
 // Result is what one check found for one scope.
 type Result struct {
-	ID      string   `json:"id"`
-	Title   string   `json:"title"`
-	Target  Scope    `json:"target"`
-	Status  Status   `json:"status"`
-	Message string   `json:"message"`
-	Remedy  string   `json:"remedy,omitempty"`
+	ID      string `json:"id"`
+	Title   string `json:"title"`
+	Target  Scope  `json:"target"`
+	Status  Status `json:"status"`
+	Message string `json:"message"`
+	Remedy  string `json:"remedy,omitempty"`
+	// Cause is the connection failure cause of pg.connect (see
+	// internal/connerr), such as "password-authentication-failed".
+	Cause   string   `json:"cause,omitempty"`
 	Details []string `json:"details,omitempty"`
 }
 
@@ -66,6 +69,7 @@ type Outcome struct {
 	Status  Status
 	Message string
 	Remedy  string
+	Cause   string
 	Details []string
 	// blocking is true for a skip caused by a failed or skipped
 	// prerequisite: checks that need this one are skipped too. A skip

@@ -65,7 +65,7 @@ func wantStatus(t *testing.T, rep *Report, scope Scope, id string, want Status, 
 		t.Fatalf("%s/%s = %s (%s; fix: %s), want %s\n%s", scope, id, r.Status, r.Message, r.Remedy, want, b.String())
 	}
 	for _, s := range msgContains {
-		if !strings.Contains(r.Message+" "+r.Remedy+" "+strings.Join(r.Details, " "), s) {
+		if !strings.Contains(r.Message+" "+r.Remedy+" "+r.Cause+" "+strings.Join(r.Details, " "), s) {
 			t.Errorf("%s/%s: %q (fix %q) does not mention %q", scope, id, r.Message, r.Remedy, s)
 		}
 	}

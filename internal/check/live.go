@@ -115,13 +115,13 @@ func checkConnect(lc *liveCtx) Outcome {
 			// Azure service principal: token and Entra login failures first.
 			if summary, remedy, ok := azure.Classify(err); ok {
 				o := fail(summary, remedy)
-				o.Details = []string{"cause: azure-service-principal"}
+				o.Cause = "azure-service-principal"
 				return o
 			}
 		}
 		c := connerr.ClassifyFor(err, connerr.Context{User: lc.target.User, Database: lc.target.Database, Host: lc.target.Host})
 		o := fail(c.Summary, c.Remedy)
-		o.Details = []string{"cause: " + c.ID}
+		o.Cause = c.ID
 		return o
 	}
 	took := time.Since(start)
