@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/connectdb/connectdb/internal/dsn"
 	"github.com/connectdb/connectdb/internal/target"
 )
 
@@ -163,6 +164,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		infos[i] = TargetInfo{Scope: r.scope}
 		if r.url != nil {
 			infos[i].Source = r.url.Source
+			if r.url.URL != "" {
+				infos[i].URL = dsn.Redact(r.url.URL)
+			}
 		}
 		if r.target != nil {
 			infos[i].URL, infos[i].Source = r.target.Redacted, r.target.Source
@@ -213,7 +217,7 @@ func (e *runEnv) runScope(ctx context.Context, scope Scope, u *URLInput, t *targ
 				if st == Fail {
 					return fmt.Sprintf("skipped: %s failed; fix that first", n), true
 				}
-				return fmt.Sprintf("skipped: %s did not run", n), true
+				return fmt.Sprintf("skipped: needs %s, which was skipped", n), true
 			}
 		}
 		return "", false

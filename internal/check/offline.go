@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -254,8 +255,13 @@ func checkEncoding(u *URLInput) Outcome {
 		}
 	}
 	remedy := func(ds []urlDiag) string {
-		r := ds[0].Fix
-		return strings.TrimSpace(r + " Or move the password to " + u.PasswordKey + ", which needs no encoding; 'connectdb encode-url --check' repairs the URL.")
+		var fixes []string
+		for _, d := range ds {
+			if f := strings.TrimSpace(d.Fix); f != "" && !slices.Contains(fixes, f) {
+				fixes = append(fixes, f)
+			}
+		}
+		return strings.TrimSpace(strings.Join(fixes, " ") + " Or move the password to " + u.PasswordKey + ", which needs no encoding; 'connectdb encode-url --check' repairs the URL.")
 	}
 	problems := func(ds []urlDiag) string {
 		var ps []string

@@ -80,7 +80,7 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 				header += "  " + t.URL
 			}
 			if t.Source != "" {
-				header += "  (" + t.Source + ")"
+				header += "  from " + t.Source
 			}
 		}
 		b.WriteString(cs.Bold(header) + "\n")
