@@ -259,7 +259,7 @@ func checkSchema(lc *liveCtx) Outcome {
 // probeSteps are run in order in one transaction that is always rolled back.
 func probeSteps(table string) []struct{ name, privilege, sql string } {
 	return []struct{ name, privilege, sql string }{
-		{"CREATE TABLE", "CREATE on the schema", "CREATE TABLE " + table + " (id integer PRIMARY KEY, note text)"},
+		{"CREATE TABLE", "CREATE on the schema", "CREATE TABLE " + table + " (id bigserial PRIMARY KEY, note text)"},
 		{"ALTER TABLE", "ownership of its tables", "ALTER TABLE " + table + " ADD COLUMN extra integer"},
 		{"CREATE INDEX", "ownership of its tables", "CREATE INDEX ON " + table + " (note)"},
 		{"INSERT", "INSERT", "INSERT INTO " + table + " (id, note) VALUES (1, 'connectdb')"},
