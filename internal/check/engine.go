@@ -222,11 +222,17 @@ func (e *runEnv) runScope(ctx context.Context, scope Scope, u *URLInput, t *targ
 		}
 		return "", false
 	}
+	anyLive := false
+	for _, c := range e.reg {
+		anyLive = anyLive || c.Kind == Live && e.selected(c.ID)
+	}
 	add := func(c Check, o Outcome) {
 		if o.Status != Skip || o.blocking {
 			status[c.ID] = o.Status
 		}
-		if e.selected(c.ID) {
+		// pg.connect is shown whenever a live check runs: its cause
+		// explains every skip that follows.
+		if e.selected(c.ID) || c.ID == "pg.connect" && anyLive {
 			out = append(out, c.result(scope, o))
 		}
 	}
@@ -246,10 +252,6 @@ func (e *runEnv) runScope(ctx context.Context, scope Scope, u *URLInput, t *targ
 
 	lc := &liveCtx{env: e, scope: scope, url: u, target: t}
 	defer lc.close()
-	anyLive := false
-	for _, c := range e.reg {
-		anyLive = anyLive || c.Kind == Live && e.selected(c.ID)
-	}
 	for _, c := range e.reg {
 		if c.Kind != Live || !anyLive {
 			continue
@@ -285,8 +287,6 @@ type liveCtx struct {
 	target *target.Target
 	conn   *pgx.Conn
 	facts  facts
-	// connectErr is set when pg.connect failed.
-	connectErr error
 }
 
 func (lc *liveCtx) withContext(ctx context.Context) *liveCtx { lc.ctx = ctx; return lc }

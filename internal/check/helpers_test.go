@@ -45,6 +45,17 @@ func liveRun2(t *testing.T, url, instr string, mod func(*Options)) *Report {
 	return rep
 }
 
+// liveRunInput resolves in.Primary.URL and runs with in.
+func liveRunInput(t *testing.T, in *Input, mod func(*Options)) *Report {
+	t.Helper()
+	return liveRun(t, in.Primary.URL, func(o *Options) {
+		o.Input = in
+		if mod != nil {
+			mod(o)
+		}
+	})
+}
+
 func find(t *testing.T, rep *Report, scope Scope, id string) Result {
 	t.Helper()
 	for _, r := range rep.Results {

@@ -110,7 +110,6 @@ func checkConnect(lc *liveCtx) Outcome {
 	start := time.Now()
 	conn, err := lc.target.Connect(ctx, lc.env.opts.Timeout)
 	if err != nil {
-		lc.connectErr = err
 		if lc.target.Token != nil {
 			// Azure service principal: token and Entra login failures first.
 			if summary, remedy, ok := azure.Classify(err); ok {

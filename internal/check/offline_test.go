@@ -186,6 +186,16 @@ func TestSelect(t *testing.T) {
 	}
 }
 
+func TestOnlyShowsConnectWithLiveChecks(t *testing.T) {
+	sel, _ := Select([]string{"pg.privileges"}, nil)
+	in := baseInput("postgres://connect:pw@127.0.0.1:1/connect?sslmode=disable")
+	rep := liveRunInput(t, in, func(o *Options) { o.Selected = sel })
+	r := wantStatus(t, rep, ScopePrimary, "pg.connect", Fail)
+	if r.Cause == "" || len(rep.Results) != 2 || rep.ExitCode(false) != 3 {
+		t.Fatalf("results %+v", rep.Results)
+	}
+}
+
 func TestOnlyOfflineChecksDoNotConnect(t *testing.T) {
 	sel, _ := Select([]string{"url.*"}, nil)
 	in := baseInput("postgres://connect@db.invalid/connect")
