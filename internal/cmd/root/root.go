@@ -12,6 +12,7 @@ import (
 
 	"github.com/connectdb/connectdb/internal/buildinfo"
 	"github.com/connectdb/connectdb/internal/cmd/check"
+	"github.com/connectdb/connectdb/internal/cmd/encodeurl"
 	"github.com/connectdb/connectdb/internal/cmd/sizepool"
 	"github.com/connectdb/connectdb/internal/cmd/version"
 	"github.com/connectdb/connectdb/internal/cmdutil"
@@ -68,6 +69,7 @@ PostgreSQL, and size connection pools for a cluster.`,
 // subcommands lists the constructors of the database commands, in help order.
 var subcommands = []func(*cmdutil.Factory) *cobra.Command{
 	check.NewCmdCheck,
+	encodeurl.NewCmdEncodeURL,
 	sizepool.NewCmdSizePool,
 }
 
