@@ -41,6 +41,9 @@ type Input struct {
 	Pooler string
 	// Nodes is how many Connect nodes share the database (--nodes).
 	Nodes int
+	// Offline is true with --offline: nothing will connect, so a secret
+	// that cannot be checked is a warning, not a failure.
+	Offline bool
 	// Now is the clock for certificate expiry.
 	Now time.Time
 }

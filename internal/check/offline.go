@@ -306,8 +306,8 @@ func checkSecretPassword(u *URLInput) Outcome {
 			"Encrypt it with rscadmin configure --encrypt-config-value and write "+u.in.gcfgLine("Postgres", strings.TrimPrefix(u.PasswordKey, "Postgres."), "<encrypted value>")+".")
 	}
 	if u.in.Decrypt == nil {
-		if u.PasswordElsewhere {
-			return warn(u.PasswordKey+" is encrypted and no secret key was given; connectdb uses the password from --password-file or the environment, so it cannot prove Connect's value decrypts.",
+		if u.PasswordElsewhere || u.in.Offline {
+			return warn(u.PasswordKey+" is encrypted and no secret key was given, so connectdb cannot prove that Connect's value decrypts.",
 				"Pass Connect's key file with --secret-key to check the encrypted value too.")
 		}
 		return fail(u.PasswordKey+" is encrypted and no secret key was given, so the password cannot be checked.",

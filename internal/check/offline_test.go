@@ -97,6 +97,10 @@ func TestOfflineChecks(t *testing.T) {
 		{"encrypted no key", ScopePrimary, "secret.password", func(in *Input) {
 			in.Primary.Password = "lSrfWpPGtbb8Yl2bmUIlR5KbSuF61BY7Y6f2QLkM+pJ9LNWSvXAmdonq0KYZJ9s="
 		}, Fail, []string{"--secret-key"}},
+		{"encrypted no key offline", ScopePrimary, "secret.password", func(in *Input) {
+			in.Primary.Password = "lSrfWpPGtbb8Yl2bmUIlR5KbSuF61BY7Y6f2QLkM+pJ9LNWSvXAmdonq0KYZJ9s="
+			in.Offline = true
+		}, Warn, []string{"--secret-key"}},
 		{"encrypted wrong key", ScopePrimary, "secret.password", func(in *Input) {
 			in.Primary.Password = "lSrfWpPGtbb8Yl2bmUIlR5KbSuF61BY7Y6f2QLkM+pJ9LNWSvXAmdonq0KYZJ9s="
 			in.Decrypt = func(string, string) (string, error) { return "", errors.New("wrong key") }

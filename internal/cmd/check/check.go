@@ -99,6 +99,7 @@ func runCheck(ctx context.Context, opts *CheckOptions) error {
 		return err
 	}
 	in := buildInput(opts, cfg)
+	in.Offline = opts.Offline
 
 	eo := engine.Options{Input: in, Selected: selected, Timeout: f.Globals.Timeout, Lock: lock, SharedMetrics: in.Instrumentation == nil}
 	var resolveErr error
