@@ -36,7 +36,9 @@ func TestAllPassOnOwnedDatabase(t *testing.T) {
 	wantStatus(t, rep, ScopePrimary, "pg.tls", Pass, "TLS")
 	wantStatus(t, rep, ScopePrimary, "pg.version", Pass, srv.Version)
 	wantStatus(t, rep, ScopePrimary, "pg.privileges", Pass, "rolled back")
-	wantStatus(t, rep, ScopePrimary, "pg.latency", Pass)
+	if r := find(t, rep, ScopePrimary, "pg.latency"); r.Status != Pass && r.Status != Warn {
+		t.Errorf("pg.latency %s: %s", r.Status, r.Message) // Warn only on a badly overloaded machine
+	}
 	wantStatus(t, rep, ScopePrimary, "pg.upgrade-lock", Skip, "--lock-id")
 }
 
