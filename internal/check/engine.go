@@ -45,6 +45,9 @@ type Options struct {
 	// probeHook, when set, is called inside the privilege probe after each
 	// step; tests use it to break the connection mid-probe.
 	probeHook func(step string, conn *pgx.Conn)
+	// latencyLimit overrides slowRoundTrip, so golden files do not depend
+	// on the machine's load.
+	latencyLimit time.Duration
 }
 
 // TargetInfo describes a target in a report, without secrets.

@@ -537,6 +537,9 @@ func checkUpgradeLock(lc *liveCtx) Outcome {
 	return o
 }
 
+// slowRoundTrip is the round trip above which pg.latency warns.
+const slowRoundTrip = 50 * time.Millisecond
+
 func checkLatency(lc *liveCtx) Outcome {
 	ctx, cancel := lc.bounded()
 	defer cancel()
@@ -550,7 +553,11 @@ func checkLatency(lc *liveCtx) Outcome {
 	}
 	sort.Slice(samples, func(i, j int) bool { return samples[i] < samples[j] })
 	med := samples[len(samples)/2]
-	if med > 50*time.Millisecond {
+	limit := slowRoundTrip
+	if l := lc.env.opts.latencyLimit; l > 0 {
+		limit = l
+	}
+	if med > limit {
 		return warn(fmt.Sprintf("Round trip to the server takes %s; every Connect request makes several queries.", fmtLatency(med)),
 			"Run Connect close to its database (same region or data centre).")
 	}

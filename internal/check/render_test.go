@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/connectdb/connectdb/internal/iostreams"
 )
@@ -77,6 +78,7 @@ func goldenReport(t *testing.T) *Report {
 	return liveRun(t, url, func(o *Options) {
 		o.Lock = &LockID{ObjID: 4242, ObjSubID: 1, Display: "4242"}
 		o.Input.MaxIdleConnections = 20
+		o.latencyLimit = time.Minute
 	})
 }
 
