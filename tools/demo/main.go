@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/connectdb/connectdb/internal/pgtest"
 )
 
@@ -31,8 +33,9 @@ func main() {
 // The demo's Connect role and its password. The password has the characters
 // the admin guide warns about, so the demo shows that they are handled.
 const (
-	role     = "connect"
-	password = "p@ss#w!$%/?:word"
+	demoLockID = 4242
+	role       = "connect"
+	password   = "p@ss#w!$%/?:word"
 )
 
 func run(bin string) error {
@@ -84,13 +87,26 @@ func run(bin string) error {
 	}
 	env := append(os.Environ(), "CONNECTDB_POSTGRES_PASSWORD="+password)
 
+	// A "crashed migration": a session of Connect's role that took the
+	// upgrade lock and went idle without releasing it.
+	stuck, err := pgx.Connect(ctx, srv.URL(role, password, "connect", "application_name=rstudio-connect"))
+	if err != nil {
+		return err
+	}
+	defer stuck.Close(context.Background())
+	if _, err := stuck.Exec(ctx, "SELECT pg_advisory_lock($1)", demoLockID); err != nil {
+		return err
+	}
+
 	steps := []struct {
 		title string
 		args  []string
 	}{
 		{"the config an admin wrote correctly", []string{"check", "--config", good}},
 		{"the same pool settings, sized for a 3-node cluster against the live server", []string{"size-pool", "--config", good, "--nodes", "3"}},
-		{"advisory locks on the database (none held yet)", []string{"show-locks", "--config", good}},
+		{"a stuck upgrade lock: who holds it?", []string{"show-locks", "--config", good, "--lock-id", fmt.Sprint(demoLockID)}},
+		{"what releasing it would do (dry run)", []string{"release-locks", "--config", good, "--lock-id", fmt.Sprint(demoLockID)}},
+		{"releasing it", []string{"release-locks", "--config", good, "--lock-id", fmt.Sprint(demoLockID), "--yes"}},
 		{"a config with the usual mistakes", []string{"check", "--config", bad}},
 		{"repairing its URL", []string{"encode-url", "--check", "postgres://readonly:" + password + "@db.example.com/connect"}},
 	}

@@ -13,6 +13,8 @@ import (
 	"github.com/connectdb/connectdb/internal/buildinfo"
 	"github.com/connectdb/connectdb/internal/cmd/check"
 	"github.com/connectdb/connectdb/internal/cmd/encodeurl"
+	"github.com/connectdb/connectdb/internal/cmd/releaselocks"
+	"github.com/connectdb/connectdb/internal/cmd/showlocks"
 	"github.com/connectdb/connectdb/internal/cmd/sizepool"
 	"github.com/connectdb/connectdb/internal/cmd/version"
 	"github.com/connectdb/connectdb/internal/cmdutil"
@@ -71,6 +73,7 @@ var subcommands = []func(*cmdutil.Factory) *cobra.Command{
 	check.NewCmdCheck,
 	encodeurl.NewCmdEncodeURL,
 	sizepool.NewCmdSizePool,
+	showlocks.NewCmdShowLocks, releaselocks.NewCmdReleaseLocks,
 }
 
 // applyEnv fills globals from the environment where the flag was not given.

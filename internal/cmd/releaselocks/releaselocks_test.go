@@ -1,0 +1,342 @@
+package releaselocks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/connectdb/connectdb/internal/cmdutil"
+	"github.com/connectdb/connectdb/internal/iostreams"
+	"github.com/connectdb/connectdb/internal/locks"
+	"github.com/connectdb/connectdb/internal/pgtest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var srv *pgtest.Server
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, pgtest.Options{TLS: true}, &srv)) }
+
+const sentinel = "Sentinel-Pa55-77aa"
+
+func setup(url string, env map[string]string) (*ReleaseLocksOptions, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
+	io, in, out, errOut := iostreams.Test()
+	f := &cmdutil.Factory{
+		IO:      io,
+		Globals: &cmdutil.Globals{Output: "text", Timeout: 10 * time.Second, URL: url},
+		Getenv:  func(k string) string { return env[k] },
+		Now:     time.Now,
+	}
+	return &ReleaseLocksOptions{F: f, Grace: 2 * time.Second, Wait: 10 * time.Second}, in, out, errOut
+}
+
+// session opens a session of db as superuser with application_name app
+// and runs stmts on it.
+func session(t *testing.T, db, app string, stmts ...string) *pgx.Conn {
+	t.Helper()
+	c := srv.Conn(t, db)
+	for _, s := range append([]string{"SET application_name = '" + app + "'"}, stmts...) {
+		if _, err := c.Exec(context.Background(), s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	return c
+}
+
+// background runs stmt on a new session of db; it returns a channel with
+// the statement's error. The session ends with the test.
+func background(t *testing.T, db, app, stmt string) <-chan error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := srv.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "SET application_name = '"+app+"'"); err != nil {
+		t.Fatal(err)
+	}
+	res, done := make(chan error, 1), make(chan struct{})
+	go func() {
+		defer close(done)
+		_, err := c.Exec(ctx, stmt)
+		res <- err
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		c.Close(context.Background())
+	})
+	return res
+}
+
+func until(t *testing.T, db, cond string) {
+	t.Helper()
+	c := srv.Conn(t, db)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var ok bool
+		if err := c.QueryRow(context.Background(), "SELECT "+cond).Scan(&ok); err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", cond)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func heldCount(t *testing.T, db string, key string) int {
+	t.Helper()
+	k, _ := locks.ParseKey(key)
+	l, err := locks.List(context.Background(), srv.Conn(t, db), locks.ListOptions{Key: &k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(locks.HeldBy(l, k))
+}
+
+var normalisers = []struct {
+	re   *regexp.Regexp
+	repl string
+}{
+	{regexp.MustCompile(`\bdb_[a-z0-9_]+`), "<db>"},
+	{regexp.MustCompile(`\br_[a-z0-9_]+`), "<role>"},
+	{regexp.MustCompile(`:\d{4,5}/`), ":<port>/"},
+	{regexp.MustCompile(`\?[^ ,)"]*`), "?<params>"},
+	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), "<time>"},
+	{regexp.MustCompile(`(pid|"pid":|blocked by pid) \d+`), "$1 <pid>"},
+	{regexp.MustCompile(`"held_by": \[\s*\d+\s*\]`), `"held_by": [<pid>]`},
+	{regexp.MustCompile(`\b\d+(s|m)\b`), "<age>"},
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	for _, n := range normalisers {
+		got = n.re.ReplaceAllString(got, n.repl)
+	}
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func TestDryRunThenYes(t *testing.T) {
+	db := srv.NewDatabase(t, "")
+	session(t, db, "rstudio-connect", "SELECT pg_advisory_lock(4242)")
+	waiter := background(t, db, "connect-node-2", "SELECT pg_advisory_lock(4242)")
+	until(t, db, "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)")
+
+	opts, _, out, _ := setup(srv.SuperURL(db), map[string]string{locks.EnvLockID: "4242"})
+	opts.ConnectLock = true
+	if err := runReleaseLocks(context.Background(), opts); err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	if !strings.Contains(out.String(), "Dry run: nothing was ended") || heldCount(t, db, "4242") != 1 {
+		t.Fatalf("dry run acted or said nothing:\n%s", out)
+	}
+	golden(t, "dry-run.golden", out.String())
+
+	out.Reset()
+	opts.Yes = true
+	if err := runReleaseLocks(context.Background(), opts); err != nil {
+		t.Fatalf("--yes: %v\n%s", err, out)
+	}
+	select {
+	case err := <-waiter:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting node did not get the lock")
+	}
+	if !strings.Contains(out.String(), "Released.") || !strings.Contains(out.String(), "a session that was waiting for it") {
+		t.Fatalf("output:\n%s", out)
+	}
+	golden(t, "released.golden", out.String())
+}
+
+func TestActiveHolderRefusedWithoutForce(t *testing.T) {
+	db := srv.NewDatabase(t, "")
+	sleeper := background(t, db, "rstudio-connect", "SELECT pg_advisory_lock(10, 20), pg_sleep(60)")
+	until(t, db, "EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)' AND state = 'active' AND wait_event = 'PgSleep')")
+
+	opts, _, out, _ := setup(srv.SuperURL(db), nil)
+	opts.F.Globals.LockID = "10,20"
+	opts.Yes = true
+	err := runReleaseLocks(context.Background(), opts)
+	if cmdutil.ExitCode(err) != cmdutil.ExitFindings || !strings.Contains(out.String(), "add --force") || heldCount(t, db, "10,20") != 1 {
+		t.Fatalf("active holder: %v\n%s", err, out)
+	}
+	golden(t, "refused-active.golden", out.String())
+
+	out.Reset()
+	opts.Force = true
+	opts.F.Globals.Output = "json"
+	if err := runReleaseLocks(context.Background(), opts); err != nil {
+		t.Fatalf("--force: %v\n%s", err, out)
+	}
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.DryRun || !rep.Released || rep.Result == nil || rep.Result.Outcomes[0].Done != "cancelled, then terminated" {
+		t.Fatalf("report: %s", out)
+	}
+	if err := <-sleeper; err == nil {
+		t.Fatal("pg_sleep survived")
+	}
+	golden(t, "forced.json.golden", out.String())
+}
+
+func TestInteractivePrompt(t *testing.T) {
+	db := srv.NewDatabase(t, "")
+	session(t, db, "rstudio-connect", "SELECT pg_advisory_lock(5)")
+	for _, answer := range []string{"n\n", "y\n"} {
+		opts, in, out, _ := setup(srv.SuperURL(db), nil)
+		opts.F.IO.SetTTY(true, true, false)
+		opts.F.Globals.LockID = "5"
+		in.WriteString(answer)
+		if err := runReleaseLocks(context.Background(), opts); err != nil {
+			t.Fatalf("%q: %v", answer, err)
+		}
+		if !strings.Contains(out.String(), "End 1 session (pid ") {
+			t.Fatalf("no prompt:\n%s", out)
+		}
+		want := 1
+		if answer == "y\n" {
+			want = 0
+		}
+		if got := heldCount(t, db, "5"); got != want {
+			t.Fatalf("answer %q: %d holders\n%s", answer, got, out)
+		}
+	}
+}
+
+func TestIdleInTransactionHolderAndIdleFor(t *testing.T) {
+	db := srv.NewDatabase(t, "")
+	session(t, db, "rstudio-connect", "BEGIN", "SELECT pg_advisory_xact_lock(-9000000000)")
+	opts, _, out, _ := setup(srv.SuperURL(db), nil)
+	opts.IdleFor = time.Hour
+	opts.Yes = true
+	if err := runReleaseLocks(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "--idle-for 1h0m0s") || heldCount(t, db, "-9000000000") != 1 {
+		t.Fatalf("--idle-for 1h:\n%s", out)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	out.Reset()
+	opts.IdleFor = time.Second
+	if err := runReleaseLocks(context.Background(), opts); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if heldCount(t, db, "-9000000000") != 0 || !strings.Contains(out.String(), "idle in transaction") {
+		t.Fatalf("--idle-for 1s:\n%s", out)
+	}
+}
+
+func TestOtherDatabase(t *testing.T) {
+	db1, db2 := srv.NewDatabase(t, ""), srv.NewDatabase(t, "")
+	session(t, db2, "elsewhere", "SELECT pg_advisory_lock(12)")
+	opts, _, out, _ := setup(srv.SuperURL(db1), nil)
+	opts.F.Globals.LockID = "12"
+	opts.Yes = true
+	if err := runReleaseLocks(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if heldCount(t, db2, "12") != 1 || !strings.Contains(out.String(), "add --all-databases") {
+		t.Fatalf("other database touched:\n%s", out)
+	}
+	out.Reset()
+	opts.AllDatabases = true
+	if err := runReleaseLocks(context.Background(), opts); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if heldCount(t, db2, "12") != 0 {
+		t.Fatalf("--all-databases:\n%s", out)
+	}
+}
+
+func TestNonPrivilegedRoleAndSentinel(t *testing.T) {
+	connect := srv.NewRole(t, sentinel)
+	admin := srv.NewRole(t, sentinel)
+	db := srv.NewDatabase(t, connect)
+	srv.MustExec(t, "postgres", "GRANT pg_read_all_stats TO "+admin)
+	c, err := pgx.Connect(context.Background(), srv.URL(connect, sentinel, db, "application_name=rstudio-connect"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(context.Background(), "SELECT pg_advisory_lock(4242)"); err != nil {
+		t.Fatal(err)
+	}
+	opts, _, out, errOut := setup(srv.URL(admin, sentinel, db), nil)
+	opts.F.Globals.LockID = "4242"
+	opts.Yes = true
+	err = runReleaseLocks(context.Background(), opts)
+	if cmdutil.ExitCode(err) != cmdutil.ExitFindings || !strings.Contains(out.String(), "GRANT pg_signal_backend TO "+admin) {
+		t.Fatalf("non-privileged: %v\n%s", err, out)
+	}
+	golden(t, "no-signal.golden", out.String())
+	opts.F.Globals.Output = "json"
+	_ = runReleaseLocks(context.Background(), opts)
+	if strings.Contains(out.String()+errOut.String(), sentinel) {
+		t.Fatal("password printed")
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for name, mod := range map[string]func(*ReleaseLocksOptions){
+		"nothing selected":           func(o *ReleaseLocksOptions) {},
+		"connect-lock without an ID": func(o *ReleaseLocksOptions) { o.ConnectLock = true },
+		"bad lock id":                func(o *ReleaseLocksOptions) { o.F.Globals.LockID = "1,2,3" },
+		"bad output":                 func(o *ReleaseLocksOptions) { o.F.Globals.Output = "junit"; o.PID = 5 },
+	} {
+		opts, _, _, _ := setup(srv.SuperURL("postgres"), map[string]string{locks.EnvLockID: ""})
+		mod(opts)
+		if err := runReleaseLocks(context.Background(), opts); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// CONNECTDB_LOCK_ID alone does not select anything: it names Connect's
+	// lock only for --connect-lock.
+	opts, _, _, _ := setup(srv.SuperURL("postgres"), map[string]string{locks.EnvLockID: "1"})
+	if err := runReleaseLocks(context.Background(), opts); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+		t.Errorf("env only: %v", err)
+	}
+}
+
+func TestNothingToRelease(t *testing.T) {
+	db := srv.NewDatabase(t, "")
+	opts, _, out, _ := setup(srv.SuperURL(db), nil)
+	opts.F.Globals.LockID = "4242"
+	opts.Yes = true
+	if err := runReleaseLocks(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Nothing to release.") {
+		t.Fatalf("output:\n%s", out)
+	}
+}

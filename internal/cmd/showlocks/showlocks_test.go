@@ -1,0 +1,349 @@
+package showlocks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/connectdb/connectdb/internal/cmdutil"
+	"github.com/connectdb/connectdb/internal/iostreams"
+	"github.com/connectdb/connectdb/internal/locks"
+	"github.com/connectdb/connectdb/internal/pgtest"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+var srv *pgtest.Server
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, pgtest.Options{TLS: true}, &srv)) }
+
+const sentinel = "Sentinel-Pa55-9f3e"
+
+func factory(url string, env map[string]string) (*cmdutil.Factory, *bytes.Buffer, *bytes.Buffer) {
+	io, _, out, errOut := iostreams.Test()
+	return &cmdutil.Factory{
+		IO:      io,
+		Globals: &cmdutil.Globals{Output: "text", Timeout: 10 * time.Second, URL: url},
+		Getenv:  func(k string) string { return env[k] },
+		Now:     time.Now,
+	}, out, errOut
+}
+
+func hold(t *testing.T, db, app string, stmts ...string) *pgx.Conn {
+	t.Helper()
+	c := srv.Conn(t, db)
+	for _, s := range append([]string{"SET application_name = '" + app + "'"}, stmts...) {
+		if _, err := c.Exec(context.Background(), s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	return c
+}
+
+// queue runs stmt, which is expected to block, on a new session of db; the
+// session ends with the test.
+func queue(t *testing.T, db, app, stmt string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c, err := srv.Connect(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "SET application_name = '"+app+"'"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = c.Exec(ctx, stmt)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		c.Close(context.Background())
+	})
+}
+
+// waitQueued blocks until n sessions wait for an advisory lock in db.
+func waitQueued(t *testing.T, db string, n int) {
+	t.Helper()
+	c := srv.Conn(t, db)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var got int
+		if err := c.QueryRow(context.Background(), "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d waiters", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+var normalisers = []struct {
+	re   *regexp.Regexp
+	repl string
+}{
+	{regexp.MustCompile(`\bdb_[a-z0-9_]+`), "<db>"},
+	{regexp.MustCompile(`\br_[a-z0-9_]+`), "<role>"},
+	{regexp.MustCompile(`:\d{4,5}/`), ":<port>/"},
+	{regexp.MustCompile(`\?[^ ,)"]*`), "?<params>"},
+	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), "<time>"},
+	{regexp.MustCompile(`(pid|pids|pid:|"pid":|"own_pid":|blocked by pid) \d+`), "$1 <pid>"},
+	{regexp.MustCompile(`"(database_oid|server_version_num)": \d+`), `"$1": <n>`},
+	{regexp.MustCompile(`"virtualtransaction": "[^"]*"`), `"virtualtransaction": "<vxid>"`},
+	{regexp.MustCompile(`"blocked_by": \[\s*\d+\s*\]`), `"blocked_by": [<pid>]`},
+	{regexp.MustCompile(`\b\d+(s|m)\b`), "<age>"},
+}
+
+func normalise(s string) string {
+	for _, n := range normalisers {
+		s = n.re.ReplaceAllString(s, n.repl)
+	}
+	return s
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	got = normalise(got)
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+// scenario: Connect's lock 4242 held by an idle session, a second node
+// waiting for it, and a shared two-int lock.
+func scenario(t *testing.T) (db string) {
+	db = srv.NewDatabase(t, "")
+	hold(t, db, "rstudio-connect", "SELECT pg_advisory_lock(4242)", "SELECT pg_advisory_lock_shared(10, 20)")
+	queue(t, db, "connect-node-2", "SELECT pg_advisory_lock(4242)")
+	waitQueued(t, db, 1)
+	return db
+}
+
+func TestShowLocksText(t *testing.T) {
+	db := scenario(t)
+	f, out, _ := factory(srv.SuperURL(db), nil)
+	f.Globals.LockID = "4242"
+	opts := &ShowLocksOptions{F: f, StuckAfter: time.Nanosecond}
+	if err := runShowLocks(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{"[Connect's upgrade lock]", "└ waiting: pid", "connect-node-2", "looks stuck", "also holds: 10,20(share)", "release-locks --lock-id 4242 --pid"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	golden(t, "text.golden", s)
+}
+
+func TestShowLocksJSON(t *testing.T) {
+	db := scenario(t)
+	f, out, _ := factory(srv.SuperURL(db), map[string]string{locks.EnvLockID: "4242"})
+	f.Globals.Output = "json"
+	opts := &ShowLocksOptions{F: f, StuckAfter: time.Nanosecond}
+	if err := runShowLocks(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	var rep locks.Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.LockID == nil || *rep.LockID != locks.BigintKey(4242) || rep.LockIDSource != locks.EnvLockID || len(rep.Locks) != 3 {
+		t.Fatalf("report: %+v", rep)
+	}
+	if rep.Locks[0].Connect != locks.ConnectLock || rep.Locks[0].Verdict.Kind != locks.VerdictStuck {
+		t.Fatalf("first lock: %+v", rep.Locks[0])
+	}
+	golden(t, "json.golden", out.String())
+}
+
+func TestShowLocksWithoutIDGuessesByUser(t *testing.T) {
+	db := scenario(t)
+	f, out, _ := factory(srv.SuperURL(db), nil)
+	if err := runShowLocks(context.Background(), &ShowLocksOptions{F: f, StuckAfter: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if !strings.Contains(s, "[possibly Connect's upgrade lock]") || !strings.Contains(s, "only a guess") && !strings.Contains(s, "does not know Connect's lock ID") {
+		t.Fatalf("no guess marking:\n%s", s)
+	}
+	if !strings.Contains(s, "check again in a minute") {
+		t.Fatalf("fresh idle holder not judged recent:\n%s", s)
+	}
+	golden(t, "guess.golden", s)
+}
+
+func TestShowLocksNonPrivilegedRole(t *testing.T) {
+	connect := srv.NewRole(t, sentinel)
+	admin := srv.NewRole(t, sentinel)
+	db := srv.NewDatabase(t, connect)
+	c, err := pgx.Connect(context.Background(), srv.URL(connect, sentinel, db, "application_name=rstudio-connect"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(context.Background(), "SELECT pg_advisory_lock(4242)"); err != nil {
+		t.Fatal(err)
+	}
+	f, out, errOut := factory(srv.URL(admin, sentinel, db), nil)
+	f.Globals.LockID = "4242"
+	if err := runShowLocks(context.Background(), &ShowLocksOptions{F: f}); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	if !strings.Contains(s, "GRANT pg_read_all_stats TO "+admin) || !strings.Contains(s, "hidden (needs pg_read_all_stats)") {
+		t.Fatalf("no privilege advice:\n%s", s)
+	}
+	if strings.Contains(s+errOut.String(), sentinel) {
+		t.Fatal("password printed")
+	}
+	golden(t, "nonprivileged.golden", s)
+
+	f.Globals.Output = "json"
+	out.Reset()
+	if err := runShowLocks(context.Background(), &ShowLocksOptions{F: f}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), sentinel) {
+		t.Fatal("password in JSON")
+	}
+}
+
+func TestShowLocksNone(t *testing.T) {
+	db := srv.NewDatabase(t, "")
+	f, out, _ := factory(srv.SuperURL(db), nil)
+	f.Globals.LockID = "7,8"
+	if err := runShowLocks(context.Background(), &ShowLocksOptions{F: f}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Connect's upgrade lock 7,8 is free.") {
+		t.Fatalf("output:\n%s", out)
+	}
+	golden(t, "none.golden", out.String())
+}
+
+func TestShowLocksAllDatabases(t *testing.T) {
+	db1, db2 := srv.NewDatabase(t, ""), srv.NewDatabase(t, "")
+	hold(t, db2, "elsewhere", "SELECT pg_advisory_lock(99)")
+	f, out, _ := factory(srv.SuperURL(db1), nil)
+	if err := runShowLocks(context.Background(), &ShowLocksOptions{F: f}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "elsewhere") {
+		t.Fatalf("other database shown without --all-databases:\n%s", out)
+	}
+	out.Reset()
+	if err := runShowLocks(context.Background(), &ShowLocksOptions{F: f, AllDatabases: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "== database "+db2+" ==") || !strings.Contains(out.String(), "elsewhere") {
+		t.Fatalf("other database missing:\n%s", out)
+	}
+}
+
+func TestShowLocksWatchStopsOnCancel(t *testing.T) {
+	db := srv.NewDatabase(t, "")
+	f, out, _ := factory(srv.SuperURL(db), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	opts := &ShowLocksOptions{F: f, Watch: 20 * time.Millisecond, afterRender: func() {
+		n++
+		if n == 3 {
+			cancel()
+		}
+	}}
+	if err := runShowLocks(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(out.String(), "Refreshing every"); got != 3 {
+		t.Fatalf("%d refreshes:\n%s", got, out)
+	}
+}
+
+func TestShowLocksUsageAndUnreachable(t *testing.T) {
+	f, _, _ := factory(srv.SuperURL("postgres"), nil)
+	f.Globals.LockID = "x"
+	if err := runShowLocks(context.Background(), &ShowLocksOptions{F: f}); cmdutil.ExitCode(err) != cmdutil.ExitUsage {
+		t.Fatalf("bad --lock-id: %v", err)
+	}
+	f, _, _ = factory("postgres://nobody:"+sentinel+"@127.0.0.1:1/x?sslmode=disable", nil)
+	err := runShowLocks(context.Background(), &ShowLocksOptions{F: f})
+	if cmdutil.ExitCode(err) != cmdutil.ExitUnreachable || strings.Contains(err.Error(), sentinel) {
+		t.Fatalf("unreachable: %v", err)
+	}
+}
+
+func TestShowLocksManyLocksWrap(t *testing.T) {
+	db := srv.NewDatabase(t, "")
+	hold(t, db, "batch", "SELECT pg_advisory_lock(k) FROM generate_series(1000000, 1000029) k")
+	f, out, _ := factory(srv.SuperURL(db), nil)
+	if err := runShowLocks(context.Background(), &ShowLocksOptions{F: f, ConnectUser: "connect"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		if len(line) > 100 && strings.HasPrefix(line, "  ") {
+			t.Errorf("line longer than 100 columns: %q", line)
+		}
+	}
+	if !strings.Contains(out.String(), "30 held by 1 session, 0 waiting.") || strings.Contains(out.String(), "[possibly") {
+		t.Fatalf("output:\n%s", out)
+	}
+	golden(t, "many.golden", out.String())
+}
+
+func TestShowLocksFlags(t *testing.T) {
+	db := srv.NewDatabase(t, "")
+	for _, tc := range []struct {
+		args []string
+		want string
+		code int
+	}{
+		{[]string{"--watch", "50ms"}, "Refreshing every 50ms", 0},
+		{[]string{"--watch=60ms"}, "Refreshing every 60ms", 0},
+		{[]string{"--watch"}, "Refreshing every 2s", 0},
+		{[]string{"--lock-id", "1,2"}, "Connect's upgrade lock: 1,2 (int4,int4, from --lock-id)", 0},
+		{[]string{"5s"}, "", cmdutil.ExitUsage},
+		{[]string{"--watch", "soon"}, "", cmdutil.ExitUsage},
+	} {
+		f, out, _ := factory(srv.SuperURL(db), nil)
+		cmd := NewCmdShowLocks(f)
+		cmd.SetArgs(tc.args)
+		cmd.SetOut(out)
+		cmd.SetErr(out)
+		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+		err := cmd.ExecuteContext(ctx)
+		cancel()
+		if code := cmdutil.ExitCode(err); code != tc.code {
+			t.Errorf("%v: exit %d (%v), want %d", tc.args, code, err, tc.code)
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Errorf("%v: output lacks %q:\n%s", tc.args, tc.want, out)
+		}
+	}
+}
