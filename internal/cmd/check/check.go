@@ -14,6 +14,7 @@ import (
 	engine "github.com/connectdb/connectdb/internal/check"
 	"github.com/connectdb/connectdb/internal/cmdutil"
 	"github.com/connectdb/connectdb/internal/config"
+	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/secrets"
 	"github.com/connectdb/connectdb/internal/target"
 )
@@ -30,7 +31,6 @@ type CheckOptions struct {
 	Verbose bool
 	Nodes   int
 	Pooler  string
-	LockID  string
 }
 
 // NewCmdCheck returns the check command.
@@ -66,7 +66,7 @@ failed, 2 unusable input, 3 no database could be reached.`,
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "show details of passing checks")
 	fl.IntVar(&opts.Nodes, "nodes", 1, "number of Connect nodes sharing the database, for the connection budget")
 	fl.StringVar(&opts.Pooler, "pooler", "none", "connection pooler between Connect and PostgreSQL: none, session or transaction")
-	fl.StringVar(&opts.LockID, "lock-id", "", "Connect's upgrade advisory lock ID, a bigint or a,b (env CONNECTDB_LOCK_ID)")
+	fl.StringVar(&f.Globals.LockID, "lock-id", "", "Connect's upgrade advisory lock ID: a bigint or two integers a,b (env CONNECTDB_LOCK_ID)")
 	return cmd
 }
 
@@ -173,17 +173,15 @@ func writeList(opts *CheckOptions) error {
 }
 
 func lockID(opts *CheckOptions) (*engine.LockID, error) {
-	v := opts.LockID
-	if v == "" {
-		v = opts.F.Globals.LockID
+	k, err := locks.LockIDFromFlagOrEnv(opts.F.Globals.LockID, opts.F.Getenv)
+	if err != nil {
+		return nil, cmdutil.UsageError(err)
 	}
-	if v == "" {
-		v = opts.F.Getenv("CONNECTDB_LOCK_ID")
-	}
-	if v == "" {
+	if k == nil {
 		return nil, nil
 	}
-	return parseLockID(v)
+	classid, objid, objsubid := k.PgLocks()
+	return &engine.LockID{ClassID: classid, ObjID: objid, ObjSubID: objsubid, Display: k.String()}, nil
 }
 
 // buildInput reads the config (when there is one) and the flags into the

@@ -160,7 +160,7 @@ func TestLockIDFromEnv(t *testing.T) {
 		t.Fatalf("output:\n%s", out)
 	}
 	opts, _ = newOpts(t, cmdutil.Globals{URL: srv.URL(role, "pw", db)}, nil)
-	opts.LockID = "ten"
+	opts.F.Globals.LockID = "ten"
 	if cmdutil.ExitCode(runCheck(context.Background(), opts)) != 2 {
 		t.Fatal("bad --lock-id accepted")
 	}
