@@ -13,16 +13,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/connectdb/connectdb/internal/dsn"
+	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/target"
 )
-
-// LockID is the upgrade advisory lock as pg_locks shows it.
-type LockID struct {
-	ClassID  uint32
-	ObjID    uint32
-	ObjSubID int16 // 1: bigint key, 2: two int4 keys
-	Display  string
-}
 
 // Options configure one run of the engine.
 type Options struct {
@@ -40,7 +33,7 @@ type Options struct {
 	// Timeout bounds the connection and every query.
 	Timeout time.Duration
 	// Lock is Connect's upgrade lock, nil when unknown.
-	Lock *LockID
+	Lock *locks.Key
 
 	// probeHook, when set, is called inside the privilege probe after each
 	// step; tests use it to break the connection mid-probe.

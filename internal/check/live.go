@@ -14,6 +14,7 @@ import (
 
 	"github.com/connectdb/connectdb/internal/azure"
 	"github.com/connectdb/connectdb/internal/connerr"
+	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/pool"
 )
 
@@ -488,51 +489,38 @@ func (lc *liveCtx) sameServerAsOther() bool {
 }
 
 func checkUpgradeLock(lc *liveCtx) Outcome {
-	l := lc.env.opts.Lock
-	if l == nil {
-		return skip("skipped: the upgrade lock ID is not known; pass --lock-id or set CONNECTDB_LOCK_ID")
+	k := lc.env.opts.Lock
+	if k == nil {
+		return notApplicable("skipped: the upgrade lock ID is not known; pass --lock-id or set CONNECTDB_LOCK_ID")
 	}
 	ctx, cancel := lc.bounded()
 	defer cancel()
-	rows, err := lc.conn.Query(ctx, `SELECT l.pid, l.granted, coalesce(a.usename::text, ''), coalesce(a.application_name, ''),
-			coalesce(extract(epoch FROM now() - a.backend_start)::bigint, 0)
-		FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-		WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-		  AND l.classid = $1 AND l.objid = $2 AND l.objsubid = $3 AND l.pid <> pg_backend_pid()
-		ORDER BY l.granted DESC, l.pid`, l.ClassID, l.ObjID, l.ObjSubID)
+	rows, err := locks.List(ctx, lc.conn, locks.ListOptions{Key: k})
 	if err != nil {
 		return fail("Reading pg_locks failed: "+oneLine(err)+".", "Run the check again.")
 	}
-	type holder struct {
-		pid         int32
-		granted     bool
-		user, app   string
-		sessionSecs int64
+	held, waiting := locks.HeldBy(rows, *k), locks.Waiting(rows, *k)
+	if len(held) == 0 && len(waiting) == 0 {
+		return pass("Upgrade lock " + k.String() + " is free.")
 	}
-	hs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (holder, error) {
-		var h holder
-		return h, r.Scan(&h.pid, &h.granted, &h.user, &h.app, &h.sessionSecs)
-	})
-	if err != nil {
-		return fail("Reading pg_locks failed: "+oneLine(err)+".", "Run the check again.")
-	}
-	if len(hs) == 0 {
-		return pass("Upgrade lock " + l.Display + " is free.")
-	}
+	now := time.Now()
 	var details []string
-	held := false
-	for _, h := range hs {
-		state := "waiting for"
-		if h.granted {
-			state, held = "holds", true
+	for _, l := range append(held, waiting...) {
+		state := "waits for"
+		if l.Granted {
+			state = "holds"
 		}
-		details = append(details, fmt.Sprintf("pid %d (%s, %s) %s it; session age %s", h.pid, orDash(h.user), orDash(h.app), state, time.Duration(h.sessionSecs)*time.Second))
+		who := fmt.Sprintf("pid %d", l.PID)
+		if s := l.Session; s != nil {
+			who += fmt.Sprintf(" (%s, %s, session age %s)", orDash(s.User), locks.Describe(s), locks.FormatAge(locks.Age(now, s.BackendStart)))
+		}
+		details = append(details, who+" "+state+" it")
 	}
-	msg := "Upgrade lock " + l.Display + " is held: an upgrade is running or a lock is stuck: see connectdb show-locks."
-	if !held {
-		msg = "Sessions are waiting for upgrade lock " + l.Display + ": an upgrade is starting: see connectdb show-locks."
+	msg := "Upgrade lock " + k.String() + " is held: an upgrade is running or a lock is stuck: see connectdb show-locks."
+	if len(held) == 0 {
+		msg = "Sessions are waiting for upgrade lock " + k.String() + ": an upgrade is starting: see connectdb show-locks."
 	}
-	o := warn(msg, "Run 'connectdb show-locks' to see who holds it; release it only when no Connect node is migrating.")
+	o := warn(msg, "Run 'connectdb show-locks' to see who holds it; release it with 'connectdb release-locks' only when no Connect node is migrating.")
 	o.Details = details
 	return o
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/connectdb/connectdb/internal/connerr"
+	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/pgtest"
 )
 
@@ -123,7 +124,7 @@ func TestMissingDatabase(t *testing.T) {
 
 func TestUpgradeLockHeld(t *testing.T) {
 	_, db, url := ownedDB(t)
-	lock := &LockID{ClassID: 0, ObjID: 4242, ObjSubID: 1, Display: "4242"}
+	lock := new(locks.BigintKey(4242))
 	withLock := func(o *Options) { o.Lock = lock }
 	wantStatus(t, liveRun(t, url, withLock), ScopePrimary, "pg.upgrade-lock", Pass, "free")
 
@@ -137,7 +138,7 @@ func TestUpgradeLockHeld(t *testing.T) {
 		t.Errorf("exit codes %d/%d, want 0 and 1 with --strict", rep.ExitCode(false), rep.ExitCode(true))
 	}
 	// Two int4 keys are a different lock.
-	pair := func(o *Options) { o.Lock = &LockID{ClassID: 0, ObjID: 4242, ObjSubID: 2, Display: "(0,4242)"} }
+	pair := func(o *Options) { o.Lock = new(locks.PairKey(0, 4242)) }
 	wantStatus(t, liveRun(t, url, pair), ScopePrimary, "pg.upgrade-lock", Pass)
 }
 

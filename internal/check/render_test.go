@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/connectdb/connectdb/internal/iostreams"
+	"github.com/connectdb/connectdb/internal/locks"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -76,7 +77,7 @@ func goldenReport(t *testing.T) *Report {
 		t.Fatal(err)
 	}
 	return liveRun(t, url, func(o *Options) {
-		o.Lock = &LockID{ObjID: 4242, ObjSubID: 1, Display: "4242"}
+		o.Lock = new(locks.BigintKey(4242))
 		o.Input.MaxIdleConnections = 20
 		o.latencyLimit = time.Minute
 	})

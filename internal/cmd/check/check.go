@@ -172,16 +172,12 @@ func writeList(opts *CheckOptions) error {
 	return tw.Flush()
 }
 
-func lockID(opts *CheckOptions) (*engine.LockID, error) {
+func lockID(opts *CheckOptions) (*locks.Key, error) {
 	k, err := locks.LockIDFromFlagOrEnv(opts.F.Globals.LockID, opts.F.Getenv)
 	if err != nil {
 		return nil, cmdutil.UsageError(err)
 	}
-	if k == nil {
-		return nil, nil
-	}
-	classid, objid, objsubid := k.PgLocks()
-	return &engine.LockID{ClassID: classid, ObjID: objid, ObjSubID: objsubid, Display: k.String()}, nil
+	return k, nil
 }
 
 // buildInput reads the config (when there is one) and the flags into the
