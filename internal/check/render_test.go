@@ -33,7 +33,7 @@ var normalisers = []struct {
 	{regexp.MustCompile(`in use by others \d+`), "in use by others N"},
 	{regexp.MustCompile(`\d+ of \d+ free connection slots`), "N of M free connection slots"},
 	{regexp.MustCompile(`pid \d+`), "pid PID"},
-	{regexp.MustCompile(`session age [0-9hms]+`), "session age AGE"},
+	{regexp.MustCompile(`session age [0-9dhms]+`), "session age AGE"},
 	{regexp.MustCompile(`/tmp/[^ "&<]+`), "/TMP/FILE"},
 	{regexp.MustCompile(`sslrootcert=[^ "&<)]+`), "sslrootcert=FILE"},
 }
