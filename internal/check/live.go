@@ -130,6 +130,11 @@ func checkConnect(lc *liveCtx) Outcome {
 		&lc.facts.SearchPath, &lc.facts.Superuser, &lc.facts.MaxConnections, &lc.facts.SuperReserved, &lc.facts.Reserved,
 		&lc.facts.OthersUsing, &lc.facts.RoleConnLimit, &lc.facts.DBConnLimit, &lc.facts.SSL, &lc.facts.SSLVersion, &lc.facts.SSLCipher); err != nil {
 		_ = conn.Close(context.Background())
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "57014" {
+			return fail("Connected, but statement_timeout cancels even a short query; Connect's queries and migrations would be cancelled too.",
+				"Reset it for Connect's user: ALTER ROLE "+quoteIdent(lc.target.User)+" RESET statement_timeout; (or ALTER DATABASE "+quoteIdent(lc.target.Database)+" RESET statement_timeout;)")
+		}
 		return fail("Connected, but reading the server's settings failed: "+oneLine(err)+".",
 			"Check that the role may read pg_settings, pg_roles and pg_stat_activity (the defaults allow it).")
 	}

@@ -154,6 +154,20 @@ func TestReadOnlyAndTimeouts(t *testing.T) {
 		"ALTER ROLE "+role+" IN DATABASE "+db+" RESET lock_timeout")
 }
 
+func TestTinyStatementTimeout(t *testing.T) {
+	role, _, url := ownedDB(t)
+	srv.MustExec(t, "postgres", "ALTER ROLE "+role+" SET statement_timeout = '1ms'")
+	rep := liveRun(t, url, nil)
+	// 1ms may or may not cancel the
+	// first query: either the connection reports it or pg.timeouts does.
+	c := find(t, rep, ScopePrimary, "pg.connect")
+	if c.Status == Fail {
+		wantStatus(t, rep, ScopePrimary, "pg.connect", Fail, "statement_timeout", "ALTER ROLE "+role+" RESET statement_timeout")
+		return
+	}
+	wantStatus(t, rep, ScopePrimary, "pg.timeouts", Warn, "statement_timeout")
+}
+
 func TestEncodingNotUTF8(t *testing.T) {
 	role := srv.NewRole(t, pw)
 	db := "latin_" + strings.ToLower(role)
