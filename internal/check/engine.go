@@ -89,6 +89,16 @@ func (r *Report) Unreachable() bool {
 	return false
 }
 
+// Reached reports whether the server of scope accepted the login.
+func (r *Report) Reached(scope Scope) bool {
+	for _, t := range r.Targets {
+		if t.Scope == scope {
+			return t.Reached
+		}
+	}
+	return false
+}
+
 // ExitCode is 0 when nothing failed (with strict, nothing warned either),
 // 3 when no target could be reached, 1 otherwise.
 func (r *Report) ExitCode(strict bool) int {
@@ -267,8 +277,8 @@ func (e *runEnv) runScope(ctx context.Context, scope Scope, u *URLInput, t *targ
 		}
 		add(c, o)
 	}
+	info.Reached = lc.reached
 	if lc.conn != nil {
-		info.Reached = true
 		info.ServerVersion = lc.facts.ServerVersion
 	}
 	return out
@@ -283,6 +293,8 @@ type liveCtx struct {
 	target *target.Target
 	conn   *pgx.Conn
 	facts  facts
+	// reached is true once the server accepted the login.
+	reached bool
 }
 
 func (lc *liveCtx) withContext(ctx context.Context) *liveCtx { lc.ctx = ctx; return lc }

@@ -125,6 +125,7 @@ func checkConnect(lc *liveCtx) Outcome {
 		return o
 	}
 	took := time.Since(start)
+	lc.reached = true
 	if err := conn.QueryRow(ctx, factsQuery).Scan(&lc.facts.VersionNum, &lc.facts.ServerVersion, &lc.facts.InRecovery,
 		&lc.facts.DefaultRO, &lc.facts.Encoding, &lc.facts.CurrentUser, &lc.facts.Database, &lc.facts.CurrentSchema,
 		&lc.facts.SearchPath, &lc.facts.Superuser, &lc.facts.MaxConnections, &lc.facts.SuperReserved, &lc.facts.Reserved,
