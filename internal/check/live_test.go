@@ -111,8 +111,8 @@ func TestWrongPassword(t *testing.T) {
 	if c := rep.Counts(); c[Fail] != 1 {
 		t.Errorf("one root cause gave %d failures", c[Fail])
 	}
-	if rep.ExitCode(false) != 3 {
-		t.Errorf("exit %d, want 3", rep.ExitCode(false))
+	if rep.ExitCode(false) != 3 || rep.Reached(ScopePrimary) {
+		t.Errorf("exit %d, want 3 (reached %v)", rep.ExitCode(false), rep.Reached(ScopePrimary))
 	}
 }
 
@@ -163,6 +163,9 @@ func TestTinyStatementTimeout(t *testing.T) {
 	c := find(t, rep, ScopePrimary, "pg.connect")
 	if c.Status == Fail {
 		wantStatus(t, rep, ScopePrimary, "pg.connect", Fail, "statement_timeout", "ALTER ROLE "+role+" RESET statement_timeout")
+		if !rep.Reached(ScopePrimary) || rep.ExitCode(false) != 1 {
+			t.Errorf("a server that accepted the login: reached %v, exit %d", rep.Reached(ScopePrimary), rep.ExitCode(false))
+		}
 		return
 	}
 	wantStatus(t, rep, ScopePrimary, "pg.timeouts", Warn, "statement_timeout")
