@@ -223,6 +223,10 @@ func checkParse(u *URLInput) Outcome {
 	if info == nil {
 		return pass(u.Key + " is a PostgreSQL URL.")
 	}
+	if info.Database == "" {
+		return warn(u.Key+" names no database, so PostgreSQL picks the one named like the user ("+orDefault(info.User, "the login user")+"); Connect needs its own, dedicated database.",
+			"Add the database to the path: postgres://USER@"+orDefault(info.Host, "HOST")+"/connect"+u.in.at(u.Key)+".")
+	}
 	return pass(fmt.Sprintf("%s is a %s URL for host %s, database %s.", u.Key, info.Scheme, info.Host, orDefault(info.Database, "(default)")))
 }
 

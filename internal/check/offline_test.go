@@ -84,6 +84,7 @@ func TestOfflineChecks(t *testing.T) {
 		{"url unset", ScopePrimary, "url.parse", func(in *Input) { in.Primary.URL = "" }, Fail, []string{"not set", "[Postgres] URL ="}},
 		{"url scheme", ScopePrimary, "url.parse", func(in *Input) { in.Primary.URL = "mysql://u@h/db" }, Fail, []string{"postgres"}},
 		{"url ok", ScopePrimary, "url.parse", nil, Pass, []string{"db.example.com"}},
+		{"url without database", ScopePrimary, "url.parse", func(in *Input) { in.Primary.URL = "postgres://connect@db.example.com" }, Warn, []string{"dedicated database"}},
 		{"encoding ok", ScopePrimary, "url.encoding", nil, Pass, nil},
 		{"encoding hash in password", ScopePrimary, "url.encoding", func(in *Input) { in.Primary.URL = "postgres://connect:pa#ss@db.example.com/connect" }, Fail, []string{"Postgres.Password"}},
 		{"inline password", ScopePrimary, "url.inline-password", func(in *Input) { in.Primary.URL = "postgres://connect:pw@db.example.com/connect" }, Warn, []string{"[Postgres] Password = <encrypted value>"}},
