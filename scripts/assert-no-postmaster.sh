@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Fails when a test left a PostgreSQL server running as the harness user.
+# Fails when the tests of this checkout left a PostgreSQL server running:
+# any postgres process started from this checkout's binary cache.
 set -u
-user=connectdb-pg
-[ "$(id -u)" = 0 ] || user=$(id -un)
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${CONNECTDB_PG_CACHE:-$root/.cache/postgres}
 sleep 0.5
-if pids=$(pgrep -u "$user" -x postgres); then
+if pids=$(pgrep -f "^$cache/.*/bin/postgres"); then
 	echo "FAIL: PostgreSQL processes left running after the tests:" >&2
-	ps -o pid,args -p "$(echo $pids | tr ' ' ,)" >&2
+	ps -o pid,user,args -p "$(echo $pids | tr ' ' ,)" >&2
 	exit 1
 fi
-echo "no postmaster left running (user $user)"
+echo "no PostgreSQL server left running from $cache"
