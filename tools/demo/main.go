@@ -75,10 +75,10 @@ func run(bin string) error {
 	url := fmt.Sprintf("postgres://%s@%s:%d/connect?sslrootcert=%s", role, srv.Host, srv.Port, srv.CACertFile)
 	writes := map[string]string{
 		good: fmt.Sprintf("[Database]\nProvider = postgres\nMaxOpenConnections = 10\nMaxIdleConnections = 5\n\n[Postgres]\nURL = %q\n", url),
-		// The mistakes admins make: a raw password in the URL with unencoded
-		// '@', '#' and '/', no sslmode against a server without TLS, a
-		// role that cannot create tables, and idle > open.
-		bad: fmt.Sprintf("[Database]\nProvider = postgres\nMaxOpenConnections = 15\nMaxIdleConnections = 20\n\n[Postgres]\nURL = \"postgres://readonly:%s@%s:%d/connect?options=-csearch_path=missing_schema\"\n", password, srv.Host, srv.Port),
+		// The mistakes admins make: a schema that does not exist, a role
+		// that may not create tables, and more idle than open connections.
+		bad: fmt.Sprintf("[Database]\nProvider = postgres\nMaxOpenConnections = 15\nMaxIdleConnections = 20\n\n[Postgres]\nURL = %q\n",
+			fmt.Sprintf("postgres://readonly@%s:%d/connect?options=-csearch_path=missing_schema&sslrootcert=%s", srv.Host, srv.Port, srv.CACertFile)),
 	}
 	for path, text := range writes {
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/connectdb/connectdb/internal/buildinfo"
+	"github.com/connectdb/connectdb/internal/cmd/check"
 	"github.com/connectdb/connectdb/internal/cmd/encodeurl"
 	"github.com/connectdb/connectdb/internal/cmd/migrate"
 	"github.com/connectdb/connectdb/internal/cmd/releaselocks"
@@ -70,6 +71,7 @@ PostgreSQL, and size connection pools for a cluster.`,
 
 // subcommands lists the constructors of the database commands, in help order.
 var subcommands = []func(*cmdutil.Factory) *cobra.Command{
+	check.NewCmdCheck,
 	encodeurl.NewCmdEncodeURL,
 	sizepool.NewCmdSizePool,
 	showlocks.NewCmdShowLocks, releaselocks.NewCmdReleaseLocks,
