@@ -64,6 +64,8 @@ func TestBadData(t *testing.T) {
 			false, []string{"table log", "rowid 2", "column n"}, "n"},
 		{"foreign key violation", []string{"CREATE TABLE p (id INTEGER PRIMARY KEY)", "CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p(id))", "INSERT INTO p VALUES (1)", "INSERT INTO c VALUES (1, 1), (2, 42)"},
 			false, []string{"table c", "id 2", "column p_id", "foreign key to p points at no row"}, "p_id"},
+		{"null primary key", []string{"CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT)", "INSERT INTO settings VALUES ('a', '1'), (NULL, '2')"},
+			false, []string{"table settings", "rowid 2", "column key", "NULL in a PRIMARY KEY column"}, "key"},
 		{"nul stripped", []string{"CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)", "INSERT INTO notes VALUES (7, 'a' || char(0) || 'b')"},
 			true, nil, ""},
 	}

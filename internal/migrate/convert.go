@@ -43,11 +43,15 @@ type convStats struct {
 type converter struct {
 	kind     Kind
 	stripNUL bool
-	layout   int // timestamp layout that matched last (speeds up parsing)
+	notNull  bool // a primary key column: NULL is bad data
+	layout   int  // timestamp layout that matched last (speeds up parsing)
 }
 
 func (c *converter) convert(v any, st *convStats) (any, *problem) {
 	if v == nil {
+		if c.notNull {
+			return nil, &problem{"NULL in a PRIMARY KEY column (SQLite allows it outside INTEGER PRIMARY KEY; PostgreSQL does not)", fixInSQLite}
+		}
 		return nil, nil
 	}
 	switch c.kind {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -235,7 +236,10 @@ func newTableSource(ctx context.Context, snap *sqlitesrc.Snapshot, t *TablePlan,
 	}
 	s := &tableSource{ctx: ctx, label: t.Source, plan: t, rows: rows, out: make([]any, len(t.Columns))}
 	for _, c := range t.Columns {
-		s.conv = append(s.conv, converter{kind: c.Kind, stripNUL: stripNUL})
+		// SQLite lets a non-integer PRIMARY KEY of a rowid table hold NULL;
+		// PostgreSQL does not.
+		inPK := slices.Contains(t.Table.PrimaryKey, c.Name)
+		s.conv = append(s.conv, converter{kind: c.Kind, stripNUL: stripNUL, notNull: inPK})
 	}
 	return s, nil
 }
