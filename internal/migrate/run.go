@@ -307,8 +307,8 @@ func prepare(ctx context.Context, r *running, opts Options) error {
 	}
 	// Index builds and foreign-key validation run after the data; give them
 	// memory for this transaction only.
-	if _, err := r.tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'"); err != nil {
-		return fmt.Errorf("setting maintenance_work_mem: %w", err)
+	if _, err := r.tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'; SET LOCAL work_mem = '64MB'"); err != nil {
+		return fmt.Errorf("setting memory for index builds: %w", err)
 	}
 	for _, name := range existing {
 		if _, err := r.tx.Exec(ctx, "DROP TABLE IF EXISTS "+quoteIdent(name)+" CASCADE"); err != nil {
