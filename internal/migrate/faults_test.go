@@ -274,4 +274,3 @@ func TestPreconditionsRefuse(t *testing.T) {
 	}
 	waitNoLocks(t, db)
 }
-

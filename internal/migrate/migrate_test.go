@@ -334,4 +334,3 @@ func renderSQLite(t *testing.T, vals []any, oids []uint32) string {
 	}
 	return strings.Join(parts, "|")
 }
-

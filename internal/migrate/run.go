@@ -1,10 +1,13 @@
 package migrate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -203,11 +206,7 @@ func Run(ctx context.Context, jobs []Job, opts Options) (rep *Report, err error)
 	rep.Committed = true
 	for _, r := range runs {
 		start := time.Now()
-		for _, t := range r.plan.Tables {
-			if _, err := r.conn.Exec(ctx, "ANALYZE "+quoteIdent(t.Table.Name)); err != nil {
-				r.report.Warnings = append(r.report.Warnings, fmt.Sprintf("ANALYZE %s failed after the commit (%v); run ANALYZE yourself", t.Table.Name, err))
-			}
-		}
+		r.report.Warnings = append(r.report.Warnings, analyze(ctx, r, opts)...)
 		r.phase("analyze", start)
 		for _, t := range r.report.Tables {
 			rep.Bytes += t.Bytes
@@ -216,6 +215,50 @@ func Run(ctx context.Context, jobs []Job, opts Options) (rep *Report, err error)
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
+}
+
+// analyze runs ANALYZE on every copied table after the commit, on the
+// migration connection and on one more connection at the same time (the
+// data is committed, so any session sees it). It returns warnings: a failed
+// ANALYZE does not undo a committed migration.
+func analyze(ctx context.Context, r *running, opts Options) []string {
+	tables := slices.Clone(r.report.Tables)
+	slices.SortFunc(tables, func(a, b TableReport) int { return cmp.Compare(b.Bytes, a.Bytes) })
+	work := make(chan string, len(tables))
+	for _, t := range tables {
+		work <- t.Table
+	}
+	close(work)
+	conns := []*pgx.Conn{r.conn}
+	if len(tables) > 1 {
+		if extra, err := r.job.Target.Connect(ctx, opts.ConnectTimeout); err == nil {
+			defer func() {
+				cctx, cancel := cleanupCtx(ctx)
+				defer cancel()
+				_ = extra.Close(cctx)
+			}()
+			conns = append(conns, extra)
+		}
+	}
+	var mu sync.Mutex
+	var warnings []string
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for name := range work {
+				if _, err := c.Exec(ctx, "ANALYZE "+quoteIdent(name)); err != nil {
+					mu.Lock()
+					warnings = append(warnings, fmt.Sprintf("ANALYZE %s failed after the commit (%v); run ANALYZE yourself", name, err))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	slices.Sort(warnings)
+	return warnings
 }
 
 func sumRows(ts []TableReport) int64 {
