@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -48,6 +50,48 @@ type copyReader struct {
 	done   bool
 }
 
+// appendWire appends the length-prefixed binary wire form of the converted
+// values whose encoding is fixed by PostgreSQL's send/recv functions; ok is
+// false for anything else (numeric), which goes through pgx's encoder.
+func appendWire(b []byte, k Kind, v any) ([]byte, bool) {
+	if k == KindNumeric {
+		return b, false
+	}
+	switch x := v.(type) {
+	case int64:
+		b = binary.BigEndian.AppendUint32(b, 8)
+		return binary.BigEndian.AppendUint64(b, uint64(x)), true
+	case float64:
+		b = binary.BigEndian.AppendUint32(b, 8)
+		return binary.BigEndian.AppendUint64(b, math.Float64bits(x)), true
+	case bool:
+		if x {
+			return append(binary.BigEndian.AppendUint32(b, 1), 1), true
+		}
+		return append(binary.BigEndian.AppendUint32(b, 1), 0), true
+	case string:
+		b = binary.BigEndian.AppendUint32(b, uint32(len(x)))
+		return append(b, x...), true
+	case []byte:
+		b = binary.BigEndian.AppendUint32(b, uint32(len(x)))
+		return append(b, x...), true
+	case time.Time:
+		us := x.UnixMicro() - pgEpochMicros
+		if k == KindDate {
+			// date: days since 2000-01-01 (the converter yields midnight UTC).
+			if us%86400_000000 != 0 {
+				return b, false
+			}
+			b = binary.BigEndian.AppendUint32(b, 4)
+			return binary.BigEndian.AppendUint32(b, uint32(int32(us/86400_000000))), true
+		}
+		// timestamptz: microseconds since 2000-01-01 UTC.
+		b = binary.BigEndian.AppendUint32(b, 8)
+		return binary.BigEndian.AppendUint64(b, uint64(us)), true
+	}
+	return b, false
+}
+
 var copyHeader = []byte("PGCOPY\n\377\r\n\000\000\000\000\000\000\000\000\000")
 
 func (r *copyReader) Read(p []byte) (int, error) {
@@ -87,6 +131,10 @@ func (r *copyReader) fill() error {
 		for i, v := range vals {
 			if v == nil {
 				r.buf = binary.BigEndian.AppendUint32(r.buf, 0xffffffff)
+				continue
+			}
+			if b, ok := appendWire(r.buf, r.src.plan.Columns[i].Kind, v); ok {
+				r.buf = b
 				continue
 			}
 			at := len(r.buf)

@@ -1,6 +1,7 @@
 package migrate
 
 import (
+	"encoding/binary"
 	"math"
 	"strconv"
 	"strings"
@@ -319,4 +320,34 @@ func FuzzParseTimestampFast(f *testing.F) {
 			t.Fatalf("%q: fast %v, time.Parse %v (%v)", s, fast, slow, sok)
 		}
 	})
+}
+
+// appendWire writes exactly what pgx's encoder writes.
+func TestAppendWireMatchesPgx(t *testing.T) {
+	m := pgtype.NewMap()
+	cases := []struct {
+		kind Kind
+		v    any
+	}{
+		{KindBigint, int64(-5)}, {KindDouble, math.Copysign(0, -1)}, {KindDouble, 1e-300}, {KindBoolean, true}, {KindBoolean, false},
+		{KindText, ""}, {KindText, "ünï"}, {KindBytea, []byte{}}, {KindBytea, []byte{0, 255}},
+		{KindTimestamp, time.Date(1969, 12, 31, 23, 59, 59, 999999000, time.UTC)}, {KindTimestamp, time.Date(2024, 2, 29, 1, 2, 3, 4000, time.UTC)},
+		{KindDate, time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC)}, {KindDate, time.Date(2999, 12, 31, 0, 0, 0, 0, time.UTC)},
+	}
+	for _, c := range cases {
+		got, ok := appendWire(nil, c.kind, c.v)
+		if !ok {
+			t.Fatalf("%s %#v: not encoded", c.kind, c.v)
+		}
+		want, err := m.Encode(oidOf(c.kind), pgtype.BinaryFormatCode, c.v, []byte{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got[4:]) != string(want) || int(binary.BigEndian.Uint32(got)) != len(want) {
+			t.Errorf("%s %#v: %x, pgx %x", c.kind, c.v, got, want)
+		}
+	}
+	if _, ok := appendWire(nil, KindNumeric, "1.5"); ok {
+		t.Error("numeric must go through pgx")
+	}
 }
