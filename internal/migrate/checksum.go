@@ -8,7 +8,7 @@ import (
 )
 
 // Checksum summarises a table's rows independently of their order: the
-// row count, the wrapping sum of a 64-bit FNV-1a hash of each row's
+// row count, the wrapping sum of a 64-bit hash of each row's
 // canonical encoding, and the number of value bytes.
 type Checksum struct {
 	Rows  int64
@@ -129,14 +129,29 @@ func (h *rowHasher) addWire(k Kind, b []byte) (int, error) {
 	return 0, fmt.Errorf("internal error: no wire encoding for %s", k.PGType())
 }
 
-// sum returns the FNV-1a hash of the row.
+// sum returns a 64-bit hash of the row's canonical encoding, taken eight
+// bytes at a time (multiply-xorshift per word, then MurmurHash3's final
+// avalanche). It is a checksum against accidental change, not a
+// cryptographic hash.
 func (h *rowHasher) sum() uint64 {
-	const offset, prime = 14695981039346656037, 1099511628211
-	s := uint64(offset)
-	for _, c := range h.buf {
-		s ^= uint64(c)
-		s *= prime
+	const k = 0x9E3779B97F4A7C15
+	b := h.buf
+	s := uint64(len(b)) * k
+	for len(b) >= 8 {
+		s = (s ^ binary.LittleEndian.Uint64(b)) * k
+		s ^= s >> 32
+		b = b[8:]
 	}
+	var tail uint64
+	for i, c := range b {
+		tail |= uint64(c) << (8 * i)
+	}
+	s = (s ^ tail ^ uint64(len(b))<<56) * k
+	s ^= s >> 33
+	s *= 0xff51afd7ed558ccd
+	s ^= s >> 33
+	s *= 0xc4ceb9fe1a85ec53
+	s ^= s >> 33
 	return s
 }
 

@@ -351,3 +351,20 @@ func TestAppendWireMatchesPgx(t *testing.T) {
 		t.Error("numeric must go through pgx")
 	}
 }
+
+// Property: changing any single bit of a row changes its hash.
+func TestRowHashBitFlips(t *testing.T) {
+	f := func(data []byte, pos uint16, bit uint8) bool {
+		if len(data) == 0 {
+			return true
+		}
+		var a, b rowHasher
+		a.buf = append([]byte(nil), data...)
+		b.buf = append([]byte(nil), data...)
+		b.buf[int(pos)%len(data)] ^= 1 << (bit % 8)
+		return a.sum() != b.sum()
+	}
+	if err := quick.Check(f, &quick.Config{MaxCount: 20000}); err != nil {
+		t.Error(err)
+	}
+}
