@@ -44,7 +44,7 @@ type Options struct {
 	LockTimeout    time.Duration
 	ConnectTimeout time.Duration
 	Progress       Progress  // nil: no progress display
-	Log            io.Writer // messages while waiting; never nil
+	Log            io.Writer // messages while waiting for the lock; nil discards them
 }
 
 // Progress shows the copy of each table.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -162,6 +163,9 @@ func (r *running) cleanup(ctx context.Context, key locks.Key) {
 // every open transaction is rolled back and every lock released.
 func Run(ctx context.Context, jobs []Job, opts Options) (rep *Report, err error) {
 	start := time.Now()
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
 	rep = &Report{LockID: opts.LockKey.String()}
 	var runs []*running
 	defer func() {
