@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/connectdb/connectdb/internal/migrate/sqlitegen"
 	"github.com/connectdb/connectdb/internal/pgtest"
 )
 
@@ -58,6 +59,7 @@ func run(bin string) error {
 		"CREATE ROLE " + role + " LOGIN PASSWORD " + pgtest.QuoteLiteral(password),
 		"CREATE DATABASE connect OWNER " + role,
 		"CREATE ROLE readonly LOGIN PASSWORD " + pgtest.QuoteLiteral(password),
+		"CREATE DATABASE connect_pg OWNER " + role,
 	}
 	for _, q := range setup {
 		if err := srv.Exec(ctx, "postgres", q); err != nil {
@@ -80,6 +82,17 @@ func run(bin string) error {
 		bad: fmt.Sprintf("[Database]\nProvider = postgres\nMaxOpenConnections = 15\nMaxIdleConnections = 20\n\n[Postgres]\nURL = %q\n",
 			fmt.Sprintf("postgres://readonly@%s:%d/connect?options=-csearch_path=missing_schema&sslrootcert=%s", srv.Host, srv.Port, srv.CACertFile)),
 	}
+	// A Connect that still runs on SQLite, about to move to PostgreSQL.
+	sqliteDir := filepath.Join(dir, "db")
+	if err := os.Mkdir(sqliteDir, 0o700); err != nil {
+		return err
+	}
+	if err := sqlitegen.Generate(ctx, filepath.Join(sqliteDir, "connect.db"), 5000, 1); err != nil {
+		return err
+	}
+	moving := filepath.Join(dir, "moving.gcfg")
+	writes[moving] = fmt.Sprintf("[Database]\nProvider = sqlite\n\n[SQLite]\nDir = %s\n\n[Postgres]\nURL = %q\n",
+		sqliteDir, fmt.Sprintf("postgres://%s@%s:%d/connect_pg?sslrootcert=%s", role, srv.Host, srv.Port, srv.CACertFile))
 	for path, text := range writes {
 		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 			return err
@@ -108,6 +121,8 @@ func run(bin string) error {
 		{"what releasing it would do (dry run)", []string{"release-locks", "--config", good, "--lock-id", fmt.Sprint(demoLockID)}},
 		{"releasing it", []string{"release-locks", "--config", good, "--lock-id", fmt.Sprint(demoLockID), "--yes"}},
 		{"a config with the usual mistakes", []string{"check", "--config", bad}},
+		{"moving a SQLite Connect database into PostgreSQL: verified, all or nothing", []string{"migrate", "--config", moving}},
+		{"running it again: the tables exist, so nothing is touched", []string{"migrate", "--config", moving}},
 		{"repairing its URL", []string{"encode-url", "--check", "postgres://readonly:" + password + "@db.example.com/connect"}},
 	}
 	for _, s := range steps {
