@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,12 +14,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/connectdb/connectdb/internal/cmdutil"
+	"github.com/connectdb/connectdb/internal/golden"
 	"github.com/connectdb/connectdb/internal/iostreams"
 	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/pgtest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var srv *pgtest.Server
 
@@ -121,25 +119,17 @@ var normalisers = []struct {
 	{regexp.MustCompile(`\b\d+(s|m)\b`), "<age>"},
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
+func normalise(s string) string {
 	for _, n := range normalisers {
-		got = n.re.ReplaceAllString(got, n.repl)
+		s = n.re.ReplaceAllString(s, n.repl)
 	}
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	return s
+}
+
+// assertGolden compares got, normalised, with testdata/name.
+func assertGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden.Assert(t, filepath.Join("testdata", name), normalise(got))
 }
 
 func TestDryRunThenYes(t *testing.T) {
@@ -156,7 +146,7 @@ func TestDryRunThenYes(t *testing.T) {
 	if !strings.Contains(out.String(), "Dry run: nothing was ended") || heldCount(t, db, "4242") != 1 {
 		t.Fatalf("dry run acted or said nothing:\n%s", out)
 	}
-	golden(t, "dry-run.golden", out.String())
+	assertGolden(t, "dry-run.golden", out.String())
 
 	out.Reset()
 	opts.Yes = true
@@ -174,7 +164,7 @@ func TestDryRunThenYes(t *testing.T) {
 	if !strings.Contains(out.String(), "Released.") || !strings.Contains(out.String(), "a session that was waiting for it") {
 		t.Fatalf("output:\n%s", out)
 	}
-	golden(t, "released.golden", out.String())
+	assertGolden(t, "released.golden", out.String())
 }
 
 func TestActiveHolderRefusedWithoutForce(t *testing.T) {
@@ -189,7 +179,7 @@ func TestActiveHolderRefusedWithoutForce(t *testing.T) {
 	if cmdutil.ExitCode(err) != cmdutil.ExitFindings || !strings.Contains(out.String(), "add --force") || heldCount(t, db, "10,20") != 1 {
 		t.Fatalf("active holder: %v\n%s", err, out)
 	}
-	golden(t, "refused-active.golden", out.String())
+	assertGolden(t, "refused-active.golden", out.String())
 
 	out.Reset()
 	opts.Force = true
@@ -207,7 +197,7 @@ func TestActiveHolderRefusedWithoutForce(t *testing.T) {
 	if err := <-sleeper; err == nil {
 		t.Fatal("pg_sleep survived")
 	}
-	golden(t, "forced.json.golden", out.String())
+	assertGolden(t, "forced.json.golden", out.String())
 }
 
 func TestInteractivePrompt(t *testing.T) {
@@ -299,7 +289,7 @@ func TestNonPrivilegedRoleAndSentinel(t *testing.T) {
 	if cmdutil.ExitCode(err) != cmdutil.ExitFindings || !strings.Contains(out.String(), "GRANT pg_signal_backend TO "+admin) {
 		t.Fatalf("non-privileged: %v\n%s", err, out)
 	}
-	golden(t, "no-signal.golden", out.String())
+	assertGolden(t, "no-signal.golden", out.String())
 	opts.F.Globals.Output = "json"
 	_ = runReleaseLocks(context.Background(), opts)
 	if strings.Contains(out.String()+errOut.String(), sentinel) {

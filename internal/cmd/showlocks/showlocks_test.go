@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,12 +14,11 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/connectdb/connectdb/internal/cmdutil"
+	"github.com/connectdb/connectdb/internal/golden"
 	"github.com/connectdb/connectdb/internal/iostreams"
 	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/pgtest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var srv *pgtest.Server
 
@@ -116,23 +114,10 @@ func normalise(s string) string {
 	return s
 }
 
-func golden(t *testing.T, name, got string) {
+// assertGolden compares got, normalised, with testdata/name.
+func assertGolden(t *testing.T, name, got string) {
 	t.Helper()
-	got = normalise(got)
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	golden.Assert(t, filepath.Join("testdata", name), normalise(got))
 }
 
 // scenario: Connect's lock 4242 held by an idle session, a second node
@@ -159,7 +144,7 @@ func TestShowLocksText(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
 	}
-	golden(t, "text.golden", s)
+	assertGolden(t, "text.golden", s)
 }
 
 func TestShowLocksJSON(t *testing.T) {
@@ -180,7 +165,7 @@ func TestShowLocksJSON(t *testing.T) {
 	if rep.Locks[0].Connect != locks.ConnectLock || rep.Locks[0].Verdict.Kind != locks.VerdictStuck {
 		t.Fatalf("first lock: %+v", rep.Locks[0])
 	}
-	golden(t, "json.golden", out.String())
+	assertGolden(t, "json.golden", out.String())
 }
 
 func TestShowLocksWithoutIDGuessesByUser(t *testing.T) {
@@ -196,7 +181,7 @@ func TestShowLocksWithoutIDGuessesByUser(t *testing.T) {
 	if !strings.Contains(s, "check again in a minute") {
 		t.Fatalf("fresh idle holder not judged recent:\n%s", s)
 	}
-	golden(t, "guess.golden", s)
+	assertGolden(t, "guess.golden", s)
 }
 
 func TestShowLocksNonPrivilegedRole(t *testing.T) {
@@ -223,7 +208,7 @@ func TestShowLocksNonPrivilegedRole(t *testing.T) {
 	if strings.Contains(s+errOut.String(), sentinel) {
 		t.Fatal("password printed")
 	}
-	golden(t, "nonprivileged.golden", s)
+	assertGolden(t, "nonprivileged.golden", s)
 
 	f.Globals.Output = "json"
 	out.Reset()
@@ -245,7 +230,7 @@ func TestShowLocksNone(t *testing.T) {
 	if !strings.Contains(out.String(), "Connect's upgrade lock 7,8 is free.") {
 		t.Fatalf("output:\n%s", out)
 	}
-	golden(t, "none.golden", out.String())
+	assertGolden(t, "none.golden", out.String())
 }
 
 func TestShowLocksAllDatabases(t *testing.T) {
@@ -314,7 +299,7 @@ func TestShowLocksManyLocksWrap(t *testing.T) {
 	if !strings.Contains(out.String(), "30 held by 1 session, 0 waiting.") || strings.Contains(out.String(), "[possibly") {
 		t.Fatalf("output:\n%s", out)
 	}
-	golden(t, "many.golden", out.String())
+	assertGolden(t, "many.golden", out.String())
 }
 
 func TestShowLocksFlags(t *testing.T) {
