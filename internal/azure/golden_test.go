@@ -3,10 +3,8 @@ package azure
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -14,29 +12,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/connectdb/connectdb/internal/config"
+	"github.com/connectdb/connectdb/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := "testdata/" + name
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the output; run go test ./internal/azure -update and review the diff\n--- got:\n%s", path, got)
-	}
-}
 
 // TestClassifyGolden renders how every failure is reported; docs/azure.md
 // quotes these texts.
@@ -66,7 +43,7 @@ func TestClassifyGolden(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "## %s\nsummary: %s\nremedy:  %s\n\n", c.name, s, r)
 	}
-	golden(t, "classify.golden", b.String())
+	golden.Assert(t, "testdata/classify.golden", b.String())
 }
 
 // TestValidateGolden renders the problems of a config with every mistake.
@@ -85,5 +62,5 @@ func TestValidateGolden(t *testing.T) {
 		fmt.Fprintf(&b, "%-7s %s\n  %s\n  fix: %s\n", pr.Severity, pr.Setting, pr.Message, pr.Remedy)
 	}
 	noLeak(t, "validate output", b.String())
-	golden(t, "validate.golden", b.String())
+	golden.Assert(t, "testdata/validate.golden", b.String())
 }

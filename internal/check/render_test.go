@@ -5,19 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
-	"flag"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/connectdb/connectdb/internal/golden"
 	"github.com/connectdb/connectdb/internal/iostreams"
 	"github.com/connectdb/connectdb/internal/locks"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var normalisers = []struct {
 	re   *regexp.Regexp
@@ -45,25 +42,10 @@ func normalise(s string) string {
 	return s
 }
 
-func golden(t *testing.T, name, got string) {
+// assertGolden compares got, normalised, with testdata/name.
+func assertGolden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	got = normalise(got)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from golden file (go test -update rewrites it)\n--- got ---\n%s\n--- want ---\n%s", name, got, want)
-	}
+	golden.Assert(t, filepath.Join("testdata", name), normalise(got))
 }
 
 // goldenReport is a live run with a failure, a warning, skips and passes
@@ -111,10 +93,10 @@ func TestRenderGolden(t *testing.T) {
 			t.Errorf("%s output contains the password", name)
 		}
 	}
-	golden(t, "report.txt", text.String())
-	golden(t, "report.json", js.String())
-	golden(t, "report.junit.xml", junit.String())
-	golden(t, "report.github.txt", gh.String())
+	assertGolden(t, "report.txt", text.String())
+	assertGolden(t, "report.json", js.String())
+	assertGolden(t, "report.junit.xml", junit.String())
+	assertGolden(t, "report.github.txt", gh.String())
 
 	// The JUnit document is well-formed and counts one failure.
 	var doc junitSuites

@@ -6,24 +6,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-)
 
-// hold opens a superuser session in db with application_name app and runs
-// each statement on it; the session stays open until the test ends.
-func hold(t *testing.T, db, app string, stmts ...string) *pgx.Conn {
-	t.Helper()
-	ctx := context.Background()
-	c := srv.Conn(t, db)
-	if _, err := c.Exec(ctx, "SET application_name = '"+app+"'"); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range stmts {
-		if _, err := c.Exec(ctx, s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-	return c
-}
+	"github.com/connectdb/connectdb/internal/locks/lockstest"
+)
 
 func backendPID(t *testing.T, c *pgx.Conn) int32 {
 	t.Helper()
@@ -37,11 +22,11 @@ func backendPID(t *testing.T, c *pgx.Conn) int32 {
 func TestReadBothFormsAndWaiter(t *testing.T) {
 	ctx := context.Background()
 	db := srv.NewDatabase(t, "")
-	h := hold(t, db, "holder", "SELECT pg_advisory_lock(4242)", "SELECT pg_advisory_lock_shared(7, -8)")
+	h := lockstest.Hold(t, srv, db, "holder", "SELECT pg_advisory_lock(4242)", "SELECT pg_advisory_lock_shared(7, -8)")
 	hp := backendPID(t, h)
 
 	// A waiter behind the holder, in its own goroutine.
-	w := hold(t, db, "waiter")
+	w := lockstest.Hold(t, srv, db, "waiter")
 	wp := backendPID(t, w)
 	got := make(chan error, 1)
 	go func() {
@@ -105,7 +90,7 @@ func TestReadBothFormsAndWaiter(t *testing.T) {
 func TestReadOtherDatabase(t *testing.T) {
 	ctx := context.Background()
 	db1, db2 := srv.NewDatabase(t, ""), srv.NewDatabase(t, "")
-	hold(t, db2, "elsewhere", "SELECT pg_advisory_lock(99)")
+	lockstest.Hold(t, srv, db2, "elsewhere", "SELECT pg_advisory_lock(99)")
 	me := srv.Conn(t, db1)
 	here, err := List(ctx, me, ListOptions{Key: ptr(BigintKey(99))})
 	if err != nil || len(here) != 0 {

@@ -6,17 +6,15 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/connectdb/connectdb/internal/locks/lockstest"
 )
 
+// connectAs opens a session of db as user with application_name app; the
+// session ends with the test.
 func connectAs(t *testing.T, user, password, db, app string) *pgx.Conn {
 	t.Helper()
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, srv.URL(user, password, db, "sslmode=disable", "application_name="+app))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(context.Background()) })
-	return c
+	return lockstest.HoldURL(t, srv.URL(user, password, db, "sslmode=disable", "application_name="+app))
 }
 
 func TestNonPrivilegedRole(t *testing.T) {
@@ -124,7 +122,7 @@ func TestSuperuserHolderNeedsSuperuser(t *testing.T) {
 	admin := srv.NewRole(t, pw)
 	db := srv.NewDatabase(t, "")
 	srv.MustExec(t, "postgres", "GRANT pg_read_all_stats, pg_signal_backend TO "+admin)
-	hold(t, db, "su-holder", "SELECT pg_advisory_lock(66)")
+	lockstest.Hold(t, srv, db, "su-holder", "SELECT pg_advisory_lock(66)")
 	me := connectAs(t, admin, pw, db, "connectdb")
 	snap, err := Read(ctx, me, ListOptions{AllDatabases: true})
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/connectdb/connectdb/internal/locks/lockstest"
 )
 
 var fast = ExecOptions{Grace: 3 * time.Second, Wait: 10 * time.Second, Poll: 50 * time.Millisecond}
@@ -47,8 +49,8 @@ func TestReleaseIdleAndIdleInTransaction(t *testing.T) {
 	ctx := context.Background()
 	db := srv.NewDatabase(t, "")
 	me := srv.Conn(t, db)
-	idle := hold(t, db, "idle-holder", "SELECT pg_advisory_lock(4242)")
-	inTx := hold(t, db, "tx-holder", "BEGIN", "SELECT pg_advisory_xact_lock(10, 20)")
+	idle := lockstest.Hold(t, srv, db, "idle-holder", "SELECT pg_advisory_lock(4242)")
+	inTx := lockstest.Hold(t, srv, db, "tx-holder", "BEGIN", "SELECT pg_advisory_xact_lock(10, 20)")
 	k1, k2 := BigintKey(4242), PairKey(10, 20)
 	for _, tc := range []struct {
 		conn *pgx.Conn
@@ -78,7 +80,7 @@ func TestReleaseRefusesActiveHolderUnlessForced(t *testing.T) {
 	ctx := context.Background()
 	db := srv.NewDatabase(t, "")
 	me := srv.Conn(t, db)
-	h := hold(t, db, "busy", "SELECT pg_advisory_lock(77)")
+	h := lockstest.Hold(t, srv, db, "busy", "SELECT pg_advisory_lock(77)")
 	pid := backendPID(t, h)
 	errc := make(chan error, 1)
 	go func() {
@@ -130,7 +132,7 @@ func TestReleaseCancelSufficesForTransactionLock(t *testing.T) {
 	ctx := context.Background()
 	db := srv.NewDatabase(t, "")
 	me := srv.Conn(t, db)
-	h := hold(t, db, "busy-xact")
+	h := lockstest.Hold(t, srv, db, "busy-xact")
 	pid := backendPID(t, h)
 	errc := make(chan error, 1)
 	go func() {
@@ -159,9 +161,9 @@ func TestReleaseWaiterAcquiresAfterRelease(t *testing.T) {
 	ctx := context.Background()
 	db := srv.NewDatabase(t, "")
 	me := srv.Conn(t, db)
-	h := hold(t, db, "stuck", "SELECT pg_advisory_lock(31337)")
+	h := lockstest.Hold(t, srv, db, "stuck", "SELECT pg_advisory_lock(31337)")
 	hp := backendPID(t, h)
-	w := hold(t, db, "waiter")
+	w := lockstest.Hold(t, srv, db, "waiter")
 	wp := backendPID(t, w)
 	got := make(chan error, 1)
 	go func() {
@@ -199,7 +201,7 @@ func TestReleaseRaceHolderExits(t *testing.T) {
 	ctx := context.Background()
 	db := srv.NewDatabase(t, "")
 	me := srv.Conn(t, db)
-	h := hold(t, db, "leaving", "SELECT pg_advisory_lock(8)")
+	h := lockstest.Hold(t, srv, db, "leaving", "SELECT pg_advisory_lock(8)")
 	key := BigintKey(8)
 	sel := Selection{Key: &key}
 	p := plan(t, me, sel)
@@ -209,7 +211,7 @@ func TestReleaseRaceHolderExits(t *testing.T) {
 	// The holder exits between listing and action, and another session
 	// takes the same key: it must not be ended.
 	h.Close(ctx)
-	other := hold(t, db, "newcomer")
+	other := lockstest.Hold(t, srv, db, "newcomer")
 	waitFor(t, "the old holder to go", func() bool {
 		ok, err := key.TryLock(ctx, other)
 		return err == nil && ok
@@ -233,7 +235,7 @@ func TestReleaseRaceHolderExits(t *testing.T) {
 func TestReleaseOtherDatabaseNeedsFlag(t *testing.T) {
 	db1, db2 := srv.NewDatabase(t, ""), srv.NewDatabase(t, "")
 	me := srv.Conn(t, db1)
-	hold(t, db2, "elsewhere", "SELECT pg_advisory_lock(12)")
+	lockstest.Hold(t, srv, db2, "elsewhere", "SELECT pg_advisory_lock(12)")
 	key := BigintKey(12)
 	p := plan(t, me, Selection{Key: &key})
 	if len(p.Candidates) != 1 || !strings.Contains(p.Candidates[0].Skipped, "--all-databases") || len(p.Actionable()) != 0 {
@@ -262,7 +264,7 @@ func TestReleaseNeverOwnSession(t *testing.T) {
 func TestReleaseIdleFor(t *testing.T) {
 	db := srv.NewDatabase(t, "")
 	me := srv.Conn(t, db)
-	hold(t, db, "fresh", "SELECT pg_advisory_lock(40)")
+	lockstest.Hold(t, srv, db, "fresh", "SELECT pg_advisory_lock(40)")
 	key := BigintKey(40)
 	p := plan(t, me, Selection{Key: &key, IdleFor: time.Hour})
 	if len(p.Actionable()) != 0 || !strings.Contains(p.Candidates[0].Skipped, "--idle-for") {
@@ -281,7 +283,7 @@ func TestReleaseIdleFor(t *testing.T) {
 func TestSeedAdviceUnlockAllFromAnotherSession(t *testing.T) {
 	ctx := context.Background()
 	db := srv.NewDatabase(t, "")
-	h := hold(t, db, "holder", "SELECT pg_advisory_lock(4242)")
+	h := lockstest.Hold(t, srv, db, "holder", "SELECT pg_advisory_lock(4242)")
 	psql := srv.Conn(t, db)
 	if _, err := psql.Exec(ctx, "SELECT pg_advisory_unlock_all()"); err != nil {
 		t.Fatal(err)
@@ -307,7 +309,7 @@ func TestReleaseRefusesMigrationLikeHolders(t *testing.T) {
 	me := srv.Conn(t, db)
 
 	// An application name that looks like a migration tool.
-	hold(t, db, "connect-migrate", "SELECT pg_advisory_lock(21)")
+	lockstest.Hold(t, srv, db, "connect-migrate", "SELECT pg_advisory_lock(21)")
 	k21 := BigintKey(21)
 	p := plan(t, me, Selection{Key: &k21})
 	if len(p.Actionable()) != 0 || !strings.Contains(p.Refused()[0].Refused, "migration tool") {
@@ -319,8 +321,8 @@ func TestReleaseRefusesMigrationLikeHolders(t *testing.T) {
 
 	// An idle holder while a sibling session (same role, client and
 	// application) is running a statement: the migration may run there.
-	hold(t, db, "rstudio-connect", "SELECT pg_advisory_lock(22)")
-	sib := hold(t, db, "rstudio-connect")
+	lockstest.Hold(t, srv, db, "rstudio-connect", "SELECT pg_advisory_lock(22)")
+	sib := lockstest.Hold(t, srv, db, "rstudio-connect")
 	done := make(chan error, 1)
 	go func() {
 		_, err := sib.Exec(ctx, "SELECT pg_sleep(30)")

@@ -3,11 +3,13 @@ package encodeurl
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/connectdb/connectdb/internal/cmdutil"
 	"github.com/connectdb/connectdb/internal/dsn"
+	"github.com/connectdb/connectdb/internal/golden"
 )
 
 // mode is one way of running encode-url, used by the golden and the
@@ -106,7 +108,7 @@ func TestGolden(t *testing.T) {
 					}
 				}
 				got := fmt.Sprintf("--- stdout ---\n%s--- stderr ---\n%s%s--- exit %d\n", r.out, r.errOut, errLine, r.code)
-				golden(t, m.name+"."+output, normalise(got, keyPath))
+				golden.Assert(t, filepath.Join("testdata", "golden", m.name+"."+output), normalise(got, keyPath))
 			})
 		}
 	}

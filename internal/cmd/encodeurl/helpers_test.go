@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -18,8 +17,6 @@ import (
 	"github.com/connectdb/connectdb/internal/pgtest"
 	"github.com/connectdb/connectdb/internal/secrets"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var srv *pgtest.Server
 
@@ -92,28 +89,6 @@ func writeKey(t testing.TB) (string, *secrets.Key) {
 		t.Fatal(err)
 	}
 	return path, k
-}
-
-// golden compares got with testdata/golden/name, or rewrites it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run go test -update to create it): %v", err)
-	}
-	if string(want) != got {
-		t.Errorf("output differs from %s (run go test -update to accept):\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
 }
 
 // ciphertextRE matches an encrypted password value in gcfg or JSON output.

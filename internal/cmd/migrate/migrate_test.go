@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,15 +12,13 @@ import (
 	"time"
 
 	"github.com/connectdb/connectdb/internal/cmdutil"
+	"github.com/connectdb/connectdb/internal/golden"
 	"github.com/connectdb/connectdb/internal/iostreams"
 	"github.com/connectdb/connectdb/internal/migrate/sqlitegen"
 	"github.com/connectdb/connectdb/internal/pgtest"
 )
 
-var (
-	srv    *pgtest.Server
-	update = flag.Bool("update", false, "rewrite golden files")
-)
+var srv *pgtest.Server
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, pgtest.Options{}, &srv)) }
 
@@ -59,19 +56,7 @@ func TestDryRunGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := strings.ReplaceAll(out.String(), opts.SQLite, "TESTDIR/connect.db")
-	golden := filepath.Join("testdata", "dry-run.golden")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("dry run output differs from %s (rerun with -update to accept):\n%s", golden, got)
-	}
+	golden.Assert(t, filepath.Join("testdata", "dry-run.golden"), got)
 }
 
 func TestMigrateTextAndJSON(t *testing.T) {

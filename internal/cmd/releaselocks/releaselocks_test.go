@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,15 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/connectdb/connectdb/internal/cmdutil"
+	"github.com/connectdb/connectdb/internal/golden"
 	"github.com/connectdb/connectdb/internal/iostreams"
 	"github.com/connectdb/connectdb/internal/locks"
+	"github.com/connectdb/connectdb/internal/locks/lockstest"
 	"github.com/connectdb/connectdb/internal/pgtest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var srv *pgtest.Server
 
@@ -37,64 +34,6 @@ func setup(url string, env map[string]string) (*ReleaseLocksOptions, *bytes.Buff
 		Now:     time.Now,
 	}
 	return &ReleaseLocksOptions{F: f, Grace: 2 * time.Second, Wait: 10 * time.Second}, in, out, errOut
-}
-
-// session opens a session of db as superuser with application_name app
-// and runs stmts on it.
-func session(t *testing.T, db, app string, stmts ...string) *pgx.Conn {
-	t.Helper()
-	c := srv.Conn(t, db)
-	for _, s := range append([]string{"SET application_name = '" + app + "'"}, stmts...) {
-		if _, err := c.Exec(context.Background(), s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-	return c
-}
-
-// background runs stmt on a new session of db; it returns a channel with
-// the statement's error. The session ends with the test.
-func background(t *testing.T, db, app, stmt string) <-chan error {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	c, err := srv.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Exec(ctx, "SET application_name = '"+app+"'"); err != nil {
-		t.Fatal(err)
-	}
-	res, done := make(chan error, 1), make(chan struct{})
-	go func() {
-		defer close(done)
-		_, err := c.Exec(ctx, stmt)
-		res <- err
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		c.Close(context.Background())
-	})
-	return res
-}
-
-func until(t *testing.T, db, cond string) {
-	t.Helper()
-	c := srv.Conn(t, db)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var ok bool
-		if err := c.QueryRow(context.Background(), "SELECT "+cond).Scan(&ok); err != nil {
-			t.Fatal(err)
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", cond)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 func heldCount(t *testing.T, db string, key string) int {
@@ -121,32 +60,24 @@ var normalisers = []struct {
 	{regexp.MustCompile(`\b\d+(s|m)\b`), "<age>"},
 }
 
-func golden(t *testing.T, name, got string) {
-	t.Helper()
+func normalise(s string) string {
 	for _, n := range normalisers {
-		got = n.re.ReplaceAllString(got, n.repl)
+		s = n.re.ReplaceAllString(s, n.repl)
 	}
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	return s
+}
+
+// assertGolden compares got, normalised, with testdata/name.
+func assertGolden(t *testing.T, name, got string) {
+	t.Helper()
+	golden.Assert(t, filepath.Join("testdata", name), normalise(got))
 }
 
 func TestDryRunThenYes(t *testing.T) {
 	db := srv.NewDatabase(t, "")
-	session(t, db, "rstudio-connect", "SELECT pg_advisory_lock(4242)")
-	waiter := background(t, db, "connect-node-2", "SELECT pg_advisory_lock(4242)")
-	until(t, db, "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted)")
+	lockstest.Hold(t, srv, db, "rstudio-connect", "SELECT pg_advisory_lock(4242)")
+	waiter := lockstest.Background(t, srv, db, "connect-node-2", "SELECT pg_advisory_lock(4242)")
+	lockstest.Until(t, srv, db, lockstest.AdvisoryWaiter)
 
 	opts, _, out, _ := setup(srv.SuperURL(db), map[string]string{locks.EnvLockID: "4242"})
 	opts.ConnectLock = true
@@ -156,7 +87,7 @@ func TestDryRunThenYes(t *testing.T) {
 	if !strings.Contains(out.String(), "Dry run: nothing was ended") || heldCount(t, db, "4242") != 1 {
 		t.Fatalf("dry run acted or said nothing:\n%s", out)
 	}
-	golden(t, "dry-run.golden", out.String())
+	assertGolden(t, "dry-run.golden", out.String())
 
 	out.Reset()
 	opts.Yes = true
@@ -174,13 +105,13 @@ func TestDryRunThenYes(t *testing.T) {
 	if !strings.Contains(out.String(), "Released.") || !strings.Contains(out.String(), "a session that was waiting for it") {
 		t.Fatalf("output:\n%s", out)
 	}
-	golden(t, "released.golden", out.String())
+	assertGolden(t, "released.golden", out.String())
 }
 
 func TestActiveHolderRefusedWithoutForce(t *testing.T) {
 	db := srv.NewDatabase(t, "")
-	sleeper := background(t, db, "rstudio-connect", "SELECT pg_advisory_lock(10, 20), pg_sleep(60)")
-	until(t, db, "EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)' AND state = 'active' AND wait_event = 'PgSleep')")
+	sleeper := lockstest.Background(t, srv, db, "rstudio-connect", "SELECT pg_advisory_lock(10, 20), pg_sleep(60)")
+	lockstest.Until(t, srv, db, "EXISTS (SELECT 1 FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)' AND state = 'active' AND wait_event = 'PgSleep')")
 
 	opts, _, out, _ := setup(srv.SuperURL(db), nil)
 	opts.F.Globals.LockID = "10,20"
@@ -189,7 +120,7 @@ func TestActiveHolderRefusedWithoutForce(t *testing.T) {
 	if cmdutil.ExitCode(err) != cmdutil.ExitFindings || !strings.Contains(out.String(), "add --force") || heldCount(t, db, "10,20") != 1 {
 		t.Fatalf("active holder: %v\n%s", err, out)
 	}
-	golden(t, "refused-active.golden", out.String())
+	assertGolden(t, "refused-active.golden", out.String())
 
 	out.Reset()
 	opts.Force = true
@@ -207,12 +138,12 @@ func TestActiveHolderRefusedWithoutForce(t *testing.T) {
 	if err := <-sleeper; err == nil {
 		t.Fatal("pg_sleep survived")
 	}
-	golden(t, "forced.json.golden", out.String())
+	assertGolden(t, "forced.json.golden", out.String())
 }
 
 func TestInteractivePrompt(t *testing.T) {
 	db := srv.NewDatabase(t, "")
-	session(t, db, "rstudio-connect", "SELECT pg_advisory_lock(5)")
+	lockstest.Hold(t, srv, db, "rstudio-connect", "SELECT pg_advisory_lock(5)")
 	for _, answer := range []string{"n\n", "y\n"} {
 		opts, in, out, _ := setup(srv.SuperURL(db), nil)
 		opts.F.IO.SetTTY(true, true, false)
@@ -236,7 +167,7 @@ func TestInteractivePrompt(t *testing.T) {
 
 func TestIdleInTransactionHolderAndIdleFor(t *testing.T) {
 	db := srv.NewDatabase(t, "")
-	session(t, db, "rstudio-connect", "BEGIN", "SELECT pg_advisory_xact_lock(-9000000000)")
+	lockstest.Hold(t, srv, db, "rstudio-connect", "BEGIN", "SELECT pg_advisory_xact_lock(-9000000000)")
 	opts, _, out, _ := setup(srv.SuperURL(db), nil)
 	opts.IdleFor = time.Hour
 	opts.Yes = true
@@ -259,7 +190,7 @@ func TestIdleInTransactionHolderAndIdleFor(t *testing.T) {
 
 func TestOtherDatabase(t *testing.T) {
 	db1, db2 := srv.NewDatabase(t, ""), srv.NewDatabase(t, "")
-	session(t, db2, "elsewhere", "SELECT pg_advisory_lock(12)")
+	lockstest.Hold(t, srv, db2, "elsewhere", "SELECT pg_advisory_lock(12)")
 	opts, _, out, _ := setup(srv.SuperURL(db1), nil)
 	opts.F.Globals.LockID = "12"
 	opts.Yes = true
@@ -284,22 +215,15 @@ func TestNonPrivilegedRoleAndSentinel(t *testing.T) {
 	admin := srv.NewRole(t, sentinel)
 	db := srv.NewDatabase(t, connect)
 	srv.MustExec(t, "postgres", "GRANT pg_read_all_stats TO "+admin)
-	c, err := pgx.Connect(context.Background(), srv.URL(connect, sentinel, db, "application_name=rstudio-connect"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
-	if _, err := c.Exec(context.Background(), "SELECT pg_advisory_lock(4242)"); err != nil {
-		t.Fatal(err)
-	}
+	lockstest.HoldURL(t, srv.URL(connect, sentinel, db, "application_name=rstudio-connect"), "SELECT pg_advisory_lock(4242)")
 	opts, _, out, errOut := setup(srv.URL(admin, sentinel, db), nil)
 	opts.F.Globals.LockID = "4242"
 	opts.Yes = true
-	err = runReleaseLocks(context.Background(), opts)
+	err := runReleaseLocks(context.Background(), opts)
 	if cmdutil.ExitCode(err) != cmdutil.ExitFindings || !strings.Contains(out.String(), "GRANT pg_signal_backend TO "+admin) {
 		t.Fatalf("non-privileged: %v\n%s", err, out)
 	}
-	golden(t, "no-signal.golden", out.String())
+	assertGolden(t, "no-signal.golden", out.String())
 	opts.F.Globals.Output = "json"
 	_ = runReleaseLocks(context.Background(), opts)
 	if strings.Contains(out.String()+errOut.String(), sentinel) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,15 +11,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/connectdb/connectdb/internal/cmdutil"
+	"github.com/connectdb/connectdb/internal/golden"
 	"github.com/connectdb/connectdb/internal/iostreams"
 	"github.com/connectdb/connectdb/internal/locks"
+	"github.com/connectdb/connectdb/internal/locks/lockstest"
 	"github.com/connectdb/connectdb/internal/pgtest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 var srv *pgtest.Server
 
@@ -36,61 +33,6 @@ func factory(url string, env map[string]string) (*cmdutil.Factory, *bytes.Buffer
 		Getenv:  func(k string) string { return env[k] },
 		Now:     time.Now,
 	}, out, errOut
-}
-
-func hold(t *testing.T, db, app string, stmts ...string) *pgx.Conn {
-	t.Helper()
-	c := srv.Conn(t, db)
-	for _, s := range append([]string{"SET application_name = '" + app + "'"}, stmts...) {
-		if _, err := c.Exec(context.Background(), s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-	return c
-}
-
-// queue runs stmt, which is expected to block, on a new session of db; the
-// session ends with the test.
-func queue(t *testing.T, db, app, stmt string) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	c, err := srv.Connect(ctx, db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Exec(ctx, "SET application_name = '"+app+"'"); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, _ = c.Exec(ctx, stmt)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-		c.Close(context.Background())
-	})
-}
-
-// waitQueued blocks until n sessions wait for an advisory lock in db.
-func waitQueued(t *testing.T, db string, n int) {
-	t.Helper()
-	c := srv.Conn(t, db)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var got int
-		if err := c.QueryRow(context.Background(), "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").Scan(&got); err != nil {
-			t.Fatal(err)
-		}
-		if got >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d waiters", got)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 var normalisers = []struct {
@@ -116,32 +58,19 @@ func normalise(s string) string {
 	return s
 }
 
-func golden(t *testing.T, name, got string) {
+// assertGolden compares got, normalised, with testdata/name.
+func assertGolden(t *testing.T, name, got string) {
 	t.Helper()
-	got = normalise(got)
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	golden.Assert(t, filepath.Join("testdata", name), normalise(got))
 }
 
 // scenario: Connect's lock 4242 held by an idle session, a second node
 // waiting for it, and a shared two-int lock.
 func scenario(t *testing.T) (db string) {
 	db = srv.NewDatabase(t, "")
-	hold(t, db, "rstudio-connect", "SELECT pg_advisory_lock(4242)", "SELECT pg_advisory_lock_shared(10, 20)")
-	queue(t, db, "connect-node-2", "SELECT pg_advisory_lock(4242)")
-	waitQueued(t, db, 1)
+	lockstest.Hold(t, srv, db, "rstudio-connect", "SELECT pg_advisory_lock(4242)", "SELECT pg_advisory_lock_shared(10, 20)")
+	lockstest.Background(t, srv, db, "connect-node-2", "SELECT pg_advisory_lock(4242)")
+	lockstest.Until(t, srv, db, lockstest.AdvisoryWaiter)
 	return db
 }
 
@@ -159,7 +88,7 @@ func TestShowLocksText(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
 	}
-	golden(t, "text.golden", s)
+	assertGolden(t, "text.golden", s)
 }
 
 func TestShowLocksJSON(t *testing.T) {
@@ -180,7 +109,7 @@ func TestShowLocksJSON(t *testing.T) {
 	if rep.Locks[0].Connect != locks.ConnectLock || rep.Locks[0].Verdict.Kind != locks.VerdictStuck {
 		t.Fatalf("first lock: %+v", rep.Locks[0])
 	}
-	golden(t, "json.golden", out.String())
+	assertGolden(t, "json.golden", out.String())
 }
 
 func TestShowLocksWithoutIDGuessesByUser(t *testing.T) {
@@ -196,21 +125,14 @@ func TestShowLocksWithoutIDGuessesByUser(t *testing.T) {
 	if !strings.Contains(s, "check again in a minute") {
 		t.Fatalf("fresh idle holder not judged recent:\n%s", s)
 	}
-	golden(t, "guess.golden", s)
+	assertGolden(t, "guess.golden", s)
 }
 
 func TestShowLocksNonPrivilegedRole(t *testing.T) {
 	connect := srv.NewRole(t, sentinel)
 	admin := srv.NewRole(t, sentinel)
 	db := srv.NewDatabase(t, connect)
-	c, err := pgx.Connect(context.Background(), srv.URL(connect, sentinel, db, "application_name=rstudio-connect"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
-	if _, err := c.Exec(context.Background(), "SELECT pg_advisory_lock(4242)"); err != nil {
-		t.Fatal(err)
-	}
+	lockstest.HoldURL(t, srv.URL(connect, sentinel, db, "application_name=rstudio-connect"), "SELECT pg_advisory_lock(4242)")
 	f, out, errOut := factory(srv.URL(admin, sentinel, db), nil)
 	f.Globals.LockID = "4242"
 	if err := runShowLocks(context.Background(), &ShowLocksOptions{F: f}); err != nil {
@@ -223,7 +145,7 @@ func TestShowLocksNonPrivilegedRole(t *testing.T) {
 	if strings.Contains(s+errOut.String(), sentinel) {
 		t.Fatal("password printed")
 	}
-	golden(t, "nonprivileged.golden", s)
+	assertGolden(t, "nonprivileged.golden", s)
 
 	f.Globals.Output = "json"
 	out.Reset()
@@ -245,12 +167,12 @@ func TestShowLocksNone(t *testing.T) {
 	if !strings.Contains(out.String(), "Connect's upgrade lock 7,8 is free.") {
 		t.Fatalf("output:\n%s", out)
 	}
-	golden(t, "none.golden", out.String())
+	assertGolden(t, "none.golden", out.String())
 }
 
 func TestShowLocksAllDatabases(t *testing.T) {
 	db1, db2 := srv.NewDatabase(t, ""), srv.NewDatabase(t, "")
-	hold(t, db2, "elsewhere", "SELECT pg_advisory_lock(99)")
+	lockstest.Hold(t, srv, db2, "elsewhere", "SELECT pg_advisory_lock(99)")
 	f, out, _ := factory(srv.SuperURL(db1), nil)
 	if err := runShowLocks(context.Background(), &ShowLocksOptions{F: f}); err != nil {
 		t.Fatal(err)
@@ -301,7 +223,7 @@ func TestShowLocksUsageAndUnreachable(t *testing.T) {
 
 func TestShowLocksManyLocksWrap(t *testing.T) {
 	db := srv.NewDatabase(t, "")
-	hold(t, db, "batch", "SELECT pg_advisory_lock(k) FROM generate_series(1000000, 1000029) k")
+	lockstest.Hold(t, srv, db, "batch", "SELECT pg_advisory_lock(k) FROM generate_series(1000000, 1000029) k")
 	f, out, _ := factory(srv.SuperURL(db), nil)
 	if err := runShowLocks(context.Background(), &ShowLocksOptions{F: f, ConnectUser: "connect"}); err != nil {
 		t.Fatal(err)
@@ -314,7 +236,7 @@ func TestShowLocksManyLocksWrap(t *testing.T) {
 	if !strings.Contains(out.String(), "30 held by 1 session, 0 waiting.") || strings.Contains(out.String(), "[possibly") {
 		t.Fatalf("output:\n%s", out)
 	}
-	golden(t, "many.golden", out.String())
+	assertGolden(t, "many.golden", out.String())
 }
 
 func TestShowLocksFlags(t *testing.T) {

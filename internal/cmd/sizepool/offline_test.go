@@ -4,19 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/connectdb/connectdb/internal/cmdutil"
+	"github.com/connectdb/connectdb/internal/golden"
 	"github.com/connectdb/connectdb/internal/iostreams"
 	"github.com/connectdb/connectdb/internal/pool"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // result is what one run of runSizePool produced.
 type result struct {
@@ -46,24 +43,6 @@ func run(t *testing.T, opts *SizePoolOptions, changed ...string) result {
 	opts.Changed = func(name string) bool { return slices.Contains(changed, name) }
 	err := runSizePool(context.Background(), opts)
 	return result{err: err, code: cmdutil.ExitCode(err), out: out.String(), errOut: errOut.String()}
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading %s (run with -update to create it): %v", path, err)
-	}
-	if string(want) != got {
-		t.Errorf("output differs from %s (run with -update to accept):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
 }
 
 func TestOfflineGolden(t *testing.T) {
@@ -102,7 +81,7 @@ func TestOfflineGolden(t *testing.T) {
 			if r.code != tt.wantCode {
 				t.Fatalf("exit code %d, want %d (err %v)", r.code, tt.wantCode, r.err)
 			}
-			golden(t, tt.name, r.out)
+			golden.Assert(t, filepath.Join("testdata", tt.name), r.out)
 			if tt.output == "json" && !json.Valid([]byte(r.out)) {
 				t.Errorf("output is not valid JSON")
 			}
