@@ -19,6 +19,7 @@ import (
 	"github.com/connectdb/connectdb/internal/buildinfo"
 	"github.com/connectdb/connectdb/internal/cmdutil"
 	"github.com/connectdb/connectdb/internal/config"
+	"github.com/connectdb/connectdb/internal/connerr"
 	"github.com/connectdb/connectdb/internal/dsn"
 	"github.com/connectdb/connectdb/internal/secrets"
 )
@@ -225,10 +226,28 @@ func (t *Target) Connect(ctx context.Context, timeout time.Duration) (*pgx.Conn,
 	}
 	c, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to the %s database %s: %w", t.Kind, t.Redacted, err)
+		return nil, &ConnectError{Kind: t.Kind, Redacted: t.Redacted, Err: err,
+			Cause: connerr.ClassifyFor(err, connerr.Context{User: t.User, Database: t.Database, Host: t.Host})}
 	}
 	return c, nil
 }
+
+// ConnectError is a failed connection attempt, explained in plain words
+// with the change that fixes it. It unwraps to the driver's error.
+type ConnectError struct {
+	Kind     Kind
+	Redacted string
+	Cause    connerr.Cause
+	Err      error
+}
+
+func (e *ConnectError) Error() string {
+	raw, _, _ := strings.Cut(e.Err.Error(), "\n")
+	return fmt.Sprintf("cannot connect to the %s database %s: %s %s (%s)", e.Kind, e.Redacted,
+		strings.TrimSpace(e.Cause.Summary), strings.TrimSpace(e.Cause.Remedy), raw)
+}
+
+func (e *ConnectError) Unwrap() error { return e.Err }
 
 // useAzure makes the targets log in with the Azure service principal of
 // cfg (Postgres.AzureTenantId, AzureClientId, AzureClientSecret), as

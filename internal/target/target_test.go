@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/connectdb/connectdb/internal/cmdutil"
+	"github.com/connectdb/connectdb/internal/connerr"
+	"github.com/connectdb/connectdb/internal/dsn"
 	"github.com/connectdb/connectdb/internal/iostreams"
 	"github.com/connectdb/connectdb/internal/pgtest"
 	"github.com/connectdb/connectdb/internal/secrets"
@@ -229,5 +232,33 @@ func TestConnectErrorIsRedacted(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), sentinel) {
 		t.Fatalf("error leaks the password: %v", err)
+	}
+}
+
+// TestConnectErrorExplainsCause: every command that connects through a
+// Target tells the admin what went wrong and what to change.
+func TestConnectErrorExplainsCause(t *testing.T) {
+	f := factory(t, "", nil)
+	f.Globals.URL = "postgres://u:" + dsn.EncodePassword(sentinel) + "@127.0.0.1:1/db"
+	set, err := Resolve(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = set.Primary.Connect(context.Background(), 5*time.Second)
+	var ce *ConnectError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v (%T), want a *ConnectError", err, err)
+	}
+	if ce.Cause.ID != connerr.Unreachable {
+		t.Errorf("cause = %q, want %q", ce.Cause.ID, connerr.Unreachable)
+	}
+	msg := err.Error()
+	for _, want := range []string{"cannot connect to the primary database postgres://u:xxxxx@127.0.0.1:1/db", ce.Cause.Remedy, "connection refused"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, sentinel) || strings.Contains(msg, dsn.EncodePassword(sentinel)) || strings.Contains(msg, "\n") {
+		t.Errorf("error leaks the password or spans lines: %q", msg)
 	}
 }
