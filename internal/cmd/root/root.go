@@ -96,7 +96,7 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 		}
 	}
 	g.ConfigExplicit = fl.Changed("config") || f.Getenv("CONNECTDB_CONFIG") != ""
-	if _, ok := lookupEnv(f, "NO_COLOR"); ok || g.NoColor {
+	if f.Getenv("NO_COLOR") != "" || g.NoColor {
 		f.IO.SetColorEnabled(false)
 	}
 	if g.Timeout <= 0 {
@@ -108,11 +108,6 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 		return cmdutil.Usagef("--output %q is not a known format; use text or json", g.Output)
 	}
 	return nil
-}
-
-func lookupEnv(f *cmdutil.Factory, name string) (string, bool) {
-	v := f.Getenv(name)
-	return v, v != ""
 }
 
 // Run executes connectdb with args and returns the process exit code. Errors
