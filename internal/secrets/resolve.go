@@ -56,6 +56,15 @@ type Resolved struct {
 // Found reports whether a password was found.
 func (r Resolved) Found() bool { return r.Source != "" }
 
+// pgpassSource starts the Source of a password read from a pgpass file.
+const pgpassSource = "pgpass "
+
+// Fallback reports whether the password came from PGPASSWORD or a pgpass
+// file: like libpq, callers let a password written in the URL win over these.
+func (r Resolved) Fallback() bool {
+	return r.Source == EnvPGPassword || strings.HasPrefix(r.Source, pgpassSource)
+}
+
 // Resolver finds passwords. The zero value reads the real environment and
 // home directory.
 type Resolver struct {
@@ -226,5 +235,5 @@ func (r *Resolver) pgpass(host, port, database, user string) (Resolved, []string
 		}
 		return Resolved{}, nil, nil
 	}
-	return Resolved{Secret: e.Password, Source: fmt.Sprintf("pgpass %s:%d", path, e.Line)}, nil, nil
+	return Resolved{Secret: e.Password, Source: fmt.Sprintf("%s%s:%d", pgpassSource, path, e.Line)}, nil, nil
 }

@@ -99,6 +99,10 @@ func TestPasswordPrecedence(t *testing.T) {
 			if got.Secret.Reveal() != tt.want || got.Source != tt.source {
 				t.Errorf("got %q from %q, want %q from %q", got.Secret.Reveal(), got.Source, tt.want, tt.source)
 			}
+			wantFallback := tt.source == EnvPGPassword || strings.HasPrefix(tt.source, "pgpass ")
+			if got.Fallback() != wantFallback {
+				t.Errorf("Fallback() = %v for source %q, want %v", got.Fallback(), got.Source, wantFallback)
+			}
 			if tt.warning == "" && len(warnings) > 0 || tt.warning != "" && !strings.Contains(strings.Join(warnings, "\n"), tt.warning) {
 				t.Errorf("warnings = %q, want %q", warnings, tt.warning)
 			}

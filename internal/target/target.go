@@ -168,10 +168,7 @@ func build(s setting, r *secrets.Resolver) (*Target, error) {
 	}
 	separate := ""
 	if res.Found() {
-		// PGPASSWORD and pgpass are fallbacks: like libpq, a password written
-		// in the URL itself wins over them.
-		fallback := res.Source == secrets.EnvPGPassword || strings.HasPrefix(res.Source, "pgpass ")
-		if !(fallback && info.HasPassword) {
+		if !(res.Fallback() && info.HasPassword) {
 			separate = res.Secret.Reveal()
 		}
 	}
@@ -181,7 +178,7 @@ func build(s setting, r *secrets.Resolver) (*Target, error) {
 	}
 	cfg, err := pgx.ParseConfig(comb.ConnString)
 	if err != nil {
-		return nil, cmdutil.Usagef("%s could not be turned into a connection (%v); run 'connectdb encode-url --check' to repair it", s.source, redactErr(err))
+		return nil, cmdutil.Usagef("%s could not be turned into a connection (%v); run 'connectdb encode-url --check' to repair it", s.source, dsn.Redact(err.Error()))
 	}
 	t := &Target{
 		Kind: s.kind, Source: s.source, Redacted: dsn.Redact(s.raw),
@@ -198,11 +195,6 @@ func build(s setting, r *secrets.Resolver) (*Target, error) {
 		t.PasswordSource = "inline in " + s.source
 	}
 	return t, nil
-}
-
-// redactErr drops pgx's message, which may quote the connection string.
-func redactErr(err error) string {
-	return dsn.Redact(err.Error())
 }
 
 func displayPath(cfg *config.Config) string {
