@@ -71,6 +71,9 @@ func scenario(t *testing.T) (db string) {
 	lockstest.Hold(t, srv, db, "rstudio-connect", "SELECT pg_advisory_lock(4242)", "SELECT pg_advisory_lock_shared(10, 20)")
 	lockstest.Background(t, srv, db, "connect-node-2", "SELECT pg_advisory_lock(4242)")
 	lockstest.Until(t, srv, db, lockstest.AdvisoryWaiter)
+	// The holder reports state idle a moment before its wait event
+	// (ClientRead) appears; the golden files show both, so wait for both.
+	lockstest.Until(t, srv, db, "EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'rstudio-connect' AND state = 'idle' AND wait_event = 'ClientRead')")
 	return db
 }
 
