@@ -66,6 +66,7 @@ PostgreSQL, and size connection pools for a cluster.`,
 	for _, add := range subcommands {
 		cmd.AddCommand(add(f))
 	}
+	registerCompletions(cmd)
 	return cmd
 }
 
