@@ -62,6 +62,8 @@ type Result struct {
 	// internal/connerr), such as "password-authentication-failed".
 	Cause   string   `json:"cause,omitempty"`
 	Details []string `json:"details,omitempty"`
+	// Perf holds what the check measured, for --output nagios.
+	Perf []Perf `json:"-"`
 }
 
 // Outcome is what a check function returns; the engine adds ID, title and scope.
@@ -71,6 +73,7 @@ type Outcome struct {
 	Remedy  string
 	Cause   string
 	Details []string
+	Perf    []Perf
 	// blocking is true for a skip caused by a failed or skipped
 	// prerequisite: checks that need this one are skipped too. A skip
 	// because the check does not apply (no client certificate) does not

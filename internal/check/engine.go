@@ -211,7 +211,7 @@ type runEnv struct {
 }
 
 func (c Check) result(scope Scope, o Outcome) Result {
-	return Result{ID: c.ID, Title: c.Title, Target: scope, Status: o.Status, Message: o.Message, Remedy: o.Remedy, Cause: o.Cause, Details: o.Details}
+	return Result{ID: c.ID, Title: c.Title, Target: scope, Status: o.Status, Message: o.Message, Remedy: o.Remedy, Cause: o.Cause, Details: o.Details, Perf: o.Perf}
 }
 
 func (e *runEnv) runScope(ctx context.Context, scope Scope, u *URLInput, t *target.Target, info *TargetInfo) []Result {

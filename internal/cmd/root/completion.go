@@ -13,9 +13,9 @@ import (
 // and json, by command name. It mirrors the commands' CheckOutput calls;
 // TestOutputCompletionMatchesCommands keeps the two in step.
 var outputFormats = map[string][]string{
-	"check":     {"junit", "github"},
-	"size-pool": {"gcfg"},
-	// show-locks gains nagios with its monitoring mode.
+	"check":      {"junit", "github", "nagios"},
+	"size-pool":  {"gcfg"},
+	"show-locks": {"nagios"},
 }
 
 // fixedValues are the closed sets of values of local flags, by flag name.

@@ -30,7 +30,7 @@ func TestFlagValueCompletion(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{[]string{"check", "--output", ""}, []string{"text", "json", "junit", "github"}},
+		{[]string{"check", "--output", ""}, []string{"text", "json", "junit", "github", "nagios"}},
 		{[]string{"size-pool", "--output", ""}, []string{"text", "json", "gcfg"}},
 		{[]string{"version", "-o", ""}, []string{"text", "json"}},
 		{[]string{"check", "--pooler", ""}, []string{"none", "session", "transaction"}},

@@ -104,7 +104,7 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 		return cmdutil.Usagef("--timeout must be positive, such as 10s or 1m")
 	}
 	switch g.Output {
-	case "text", "json", "junit", "github", "gcfg":
+	case "text", "json", "junit", "github", "gcfg", "nagios":
 	default:
 		return cmdutil.Usagef("--output %q is not a known format; use text or json", g.Output)
 	}
@@ -123,6 +123,9 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 		return pre(c, a)
 	}
 	err := cmd.ExecuteContext(ctx)
+	if code, ok := nagiosExit(f, err); ok {
+		return code
+	}
 	if err == nil {
 		return cmdutil.ExitOK
 	}
