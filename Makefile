@@ -5,8 +5,13 @@ MATRIX   ?= 13 14 15 16 17
 FUZZTIME ?= 10s
 # Pinned tool versions (never @latest: a new release must not break CI).
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+GORELEASER_VERSION := v2.15.1
+# Built once per version and kept (compiling GoReleaser takes minutes);
+# point TOOLS_BIN at a folder that outlives the checkout to keep it in CI.
+TOOLS_BIN ?= $(CURDIR)/.cache/bin
+GORELEASER := $(TOOLS_BIN)/goreleaser-$(GORELEASER_VERSION)/goreleaser
 PKG      := github.com/connectdb/connectdb
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION  ?= v$(shell bash scripts/version.sh)
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X $(PKG)/internal/buildinfo.version=$(VERSION) -X $(PKG)/internal/buildinfo.commit=$(COMMIT)
 
@@ -54,5 +59,15 @@ lint: ## gofmt, go vet, staticcheck (pinned), go mod tidy -diff
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) mod tidy -diff
 
+$(GORELEASER):
+	@echo "building GoReleaser $(GORELEASER_VERSION) into $(dir $@) (once; takes a few minutes)"
+	GOBIN=$(dir $@) $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+
+dist: $(GORELEASER) ## archives, SHA256SUMS, .deb and .rpm in dist/ (GoReleaser snapshot, offline)
+	CONNECTDB_VERSION=$$(bash scripts/version.sh) $(GORELEASER) release --snapshot --clean
+
+dist-test: ## install dist/'s .deb into this system, check it, remove it; inspect the .rpm (root)
+	bash scripts/dist-test.sh
+
 clean: ## remove build output (keeps the PostgreSQL cache)
-	rm -rf bin/
+	rm -rf bin/ dist/

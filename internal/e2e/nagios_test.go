@@ -101,25 +101,13 @@ func TestCheckNagios(t *testing.T) {
 		}
 	})
 
-	unknown := []struct {
-		name string
-		args []string
-		want string
-	}{
+	unknown := []unknownCase{
 		{"bad flag value", append(base, "--pooler", "bogus"), "--pooler"},
 		{"unknown flag", append(base, "--bogus"), "unknown flag: --bogus"},
 		{"missing config", []string{"check", "--config", "nope.gcfg", "--output", "nagios"}, "nope.gcfg"},
 		{"command without monitoring mode", []string{"size-pool", "--nodes", "2", "--max-connections", "100", "--output", "nagios"}, "not supported"},
 	}
-	for _, tt := range unknown {
-		t.Run("unknown: "+tt.name, func(t *testing.T) {
-			r := connectdb(t, dir, env, tt.args...)
-			line := firstLine(t, r)
-			if r.code != 3 || !strings.HasPrefix(line, "CONNECTDB UNKNOWN - ") || !strings.Contains(line, tt.want) {
-				t.Fatalf("exit %d, want 3 UNKNOWN mentioning %q:\n%s%s", r.code, tt.want, r.stdout, r.stderr)
-			}
-		})
-	}
+	assertUnknown(t, dir, env, unknown)
 }
 
 func TestShowLocksNagios(t *testing.T) {
@@ -175,17 +163,25 @@ func TestShowLocksNagios(t *testing.T) {
 		}
 	})
 
-	unknown := []struct {
-		name string
-		args []string
-		want string
-	}{
+	unknown := []unknownCase{
 		{"no lock id", []string{"show-locks", "--url", srv.SuperURL("postgres", "sslmode=disable"), "--output", "nagios"}, "--lock-id"},
 		{"warning above critical", []string{"show-locks", "--url", srv.SuperURL("postgres", "sslmode=disable"), "--output", "nagios", "--lock-id", "1", "--warning", "20m"}, "--warning"},
 		{"watch", []string{"show-locks", "--url", srv.SuperURL("postgres", "sslmode=disable"), "--output", "nagios", "--lock-id", "1", "--watch"}, "--watch"},
 		{"unreachable", []string{"show-locks", "--url", srv.URL("nobody", "x", "postgres", "sslmode=disable"), "--output", "nagios", "--lock-id", "1"}, "cannot connect"},
 	}
-	for _, tt := range unknown {
+	assertUnknown(t, dir, env, unknown)
+}
+
+// unknownCase is a run that cannot check: UNKNOWN, exit 3, naming want.
+type unknownCase struct {
+	name string
+	args []string
+	want string
+}
+
+func assertUnknown(t *testing.T, dir string, env []string, cases []unknownCase) {
+	t.Helper()
+	for _, tt := range cases {
 		t.Run("unknown: "+tt.name, func(t *testing.T) {
 			r := connectdb(t, dir, env, tt.args...)
 			line := firstLine(t, r)
