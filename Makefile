@@ -64,7 +64,7 @@ $(GORELEASER):
 	GOBIN=$(dir $@) $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
 
 dist: $(GORELEASER) ## archives, SHA256SUMS, .deb and .rpm in dist/ (GoReleaser snapshot, offline)
-	CONNECTDB_VERSION=$$(bash scripts/version.sh) $(GORELEASER) release --snapshot --clean
+	CONNECTDB_VERSION=$$(bash scripts/version.sh) CONNECTDB_COMMIT=$(COMMIT) $(GORELEASER) release --snapshot --clean
 
 dist-test: ## install dist/'s .deb into this system, check it, remove it; inspect the .rpm (root)
 	bash scripts/dist-test.sh
