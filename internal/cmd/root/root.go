@@ -66,6 +66,7 @@ PostgreSQL, and size connection pools for a cluster.`,
 	for _, add := range subcommands {
 		cmd.AddCommand(add(f))
 	}
+	guardHelp(cmd)
 	return cmd
 }
 
@@ -121,7 +122,7 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 		reached = true
 		return pre(c, a)
 	}
-	err := cmd.ExecuteContext(ctx)
+	ran, err := cmd.ExecuteContextC(ctx)
 	if err == nil {
 		return cmdutil.ExitOK
 	}
@@ -132,7 +133,13 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 		err = cmdutil.UsageError(err)
 	}
 	if msg := strings.TrimSpace(err.Error()); msg != "" {
-		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", oneLine(msg))
+		// Before the command ran, a message can quote any argument (a flag's
+		// value too); after, only positional arguments are Cobra's to quote.
+		toks := argTokens(args)
+		if reached && ran != nil {
+			toks = ran.Flags().Args()
+		}
+		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", oneLine(redactArgs(msg, toks)))
 	}
 	return cmdutil.ExitCode(err)
 }
