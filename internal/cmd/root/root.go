@@ -59,7 +59,7 @@ PostgreSQL, and size connection pools for a cluster.`,
 	fl.StringVar(&g.AzureAuthorityHost, "azure-authority-host", "", "Entra ID authority for Azure service principal logins (env AZURE_AUTHORITY_HOST; default https://login.microsoftonline.com)")
 
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return cmdutil.Usagef("%v; see '%s --help'", err, c.CommandPath())
+		return cmdutil.Usagef("%v; see '%s --help'", explainFlagError(err), c.CommandPath())
 	})
 
 	cmd.AddCommand(version.NewCmdVersion(f))
@@ -100,8 +100,8 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 	if f.Getenv("NO_COLOR") != "" || g.NoColor {
 		f.IO.SetColorEnabled(false)
 	}
-	if g.Timeout <= 0 {
-		return cmdutil.Usagef("--timeout must be positive, such as 10s or 1m")
+	if err := checkRanges(cmd); err != nil {
+		return err
 	}
 	switch g.Output {
 	case "text", "json", "junit", "github", "gcfg":
