@@ -12,8 +12,8 @@ import (
 // checkJSON is the --output json shape of --check.
 type checkJSON struct {
 	InputRedacted    string          `json:"input_redacted"`
-	Diagnoses        []diagnosisJSON `json:"diagnoses"`           // the first maxDiagnoses problems
-	Omitted          int             `json:"diagnoses_omitted"`   // problems found beyond those
+	Diagnoses        []diagnosisJSON `json:"diagnoses"`         // the first maxDiagnoses problems
+	Omitted          int             `json:"diagnoses_omitted"` // problems found beyond those
 	Errors           int             `json:"errors"`
 	Warnings         int             `json:"warnings"`
 	Works            bool            `json:"works"`      // the URL as given has no error-severity problem
