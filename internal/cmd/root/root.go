@@ -114,7 +114,11 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 // Run executes connectdb with args and returns the process exit code. Errors
 // are printed as one line on stderr; nothing ever prints a stack trace.
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
-	cmd := NewCmdRoot(f)
+	return execute(ctx, f, NewCmdRoot(f), args)
+}
+
+// execute runs the command tree cmd with args; see Run.
+func execute(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args []string) int {
 	cmd.SetArgs(args)
 	reached := false
 	pre := cmd.PersistentPreRunE
@@ -123,6 +127,16 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 		return pre(c, a)
 	}
 	ran, err := cmd.ExecuteContextC(ctx)
+	if in := interruption(ctx); in != nil {
+		// A signal ends every command the same way: one line saying so,
+		// and the shell's exit code for that signal (130, 143).
+		path := "connectdb"
+		if ran != nil {
+			path = ran.CommandPath()
+		}
+		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", oneLine(redactArgs(interruptedMessage(in, path, err), argTokens(args))))
+		return in.ExitCode()
+	}
 	if err == nil {
 		return cmdutil.ExitOK
 	}
