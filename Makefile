@@ -18,6 +18,7 @@ build: ## static binary in bin/connectdb
 
 pg: ## fetch the PostgreSQL $(PG) binaries used by tests (cached in .cache/)
 	bash scripts/fetch-postgres.sh $(PG)
+	bash scripts/fetch-pgbouncer.sh
 
 test: pg ## vet, then every test with -race against a real PostgreSQL $(PG)
 	$(GO) vet ./...
