@@ -82,13 +82,17 @@ func (s *Set) Targets() []*Target {
 // defaults are used.
 func LoadConfig(f *cmdutil.Factory) (*config.Config, error) {
 	g := f.Globals
-	cfg, err := config.Load(g.ConfigPath, f.IO.In)
+	cfg, err := f.ConfigOptions(g.ConfigPath).Load()
 	if err == nil {
 		return cfg, nil
 	}
 	if errors.Is(err, fs.ErrNotExist) && !g.ConfigExplicit && g.ConfigPath != "-" {
 		if g.URL != "" {
-			return config.Default(), nil
+			cfg, err := f.ConfigOptions("").Load() // defaults and Connect's environment
+			if err != nil {
+				return nil, cmdutil.UsageError(err)
+			}
+			return cfg, nil
 		}
 		return nil, cmdutil.Usagef("no Connect config at %s; pass --config PATH or --url URL", g.ConfigPath)
 	}
