@@ -16,6 +16,7 @@ import (
 	"github.com/connectdb/connectdb/internal/connerr"
 	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/pool"
+	"github.com/connectdb/connectdb/internal/pool/probe"
 )
 
 // Supported PostgreSQL majors, from Connect's admin guide.
@@ -40,11 +41,14 @@ type facts struct {
 	SuperReserved  int
 	Reserved       int
 	OthersUsing    int
-	RoleConnLimit  int
-	DBConnLimit    int
-	SSL            bool
-	SSLVersion     string
-	SSLCipher      string
+	// HiddenOthers of OthersUsing are sessions of other roles whose
+	// details this role may not see (no pg_read_all_stats).
+	HiddenOthers  int
+	RoleConnLimit int
+	DBConnLimit   int
+	SSL           bool
+	SSLVersion    string
+	SSLCipher     string
 }
 
 func (f facts) major() int { return f.VersionNum / 10000 }
@@ -59,7 +63,8 @@ const factsQuery = `SELECT current_setting('server_version_num')::int,
   current_setting('max_connections')::int,
   current_setting('superuser_reserved_connections')::int,
   coalesce(nullif(current_setting('reserved_connections', true), ''), '0')::int,
-  (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())::int,
+  (SELECT count(*) FROM pg_stat_activity WHERE ` + probe.ClientSessions + ` AND pid <> pg_backend_pid())::int,
+  (SELECT count(*) FROM pg_stat_activity WHERE ` + probe.ClientSessions + ` AND backend_type IS NULL AND pid <> pg_backend_pid())::int,
   (SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user),
   (SELECT datconnlimit FROM pg_database WHERE datname = current_database()),
   coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false),
@@ -129,7 +134,7 @@ func checkConnect(lc *liveCtx) Outcome {
 	if err := conn.QueryRow(ctx, factsQuery).Scan(&lc.facts.VersionNum, &lc.facts.ServerVersion, &lc.facts.InRecovery,
 		&lc.facts.DefaultRO, &lc.facts.Encoding, &lc.facts.CurrentUser, &lc.facts.Database, &lc.facts.CurrentSchema,
 		&lc.facts.SearchPath, &lc.facts.Superuser, &lc.facts.MaxConnections, &lc.facts.SuperReserved, &lc.facts.Reserved,
-		&lc.facts.OthersUsing, &lc.facts.RoleConnLimit, &lc.facts.DBConnLimit, &lc.facts.SSL, &lc.facts.SSLVersion, &lc.facts.SSLCipher); err != nil {
+		&lc.facts.OthersUsing, &lc.facts.HiddenOthers, &lc.facts.RoleConnLimit, &lc.facts.DBConnLimit, &lc.facts.SSL, &lc.facts.SSLVersion, &lc.facts.SSLCipher); err != nil {
 		_ = conn.Close(context.Background())
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "57014" {
@@ -457,6 +462,10 @@ func checkMaxConnections(lc *liveCtx) Outcome {
 		fmt.Sprintf("max_connections %d, superuser_reserved_connections %d, reserved_connections %d, in use by others %d", f.MaxConnections, f.SuperReserved, f.Reserved, f.OthersUsing),
 		fmt.Sprintf("Connect needs up to %d: %s", need, why),
 	}
+	if f.HiddenOthers > 0 {
+		details = append(details, fmt.Sprintf("%d of the %d sessions in use by others belong to roles whose sessions %s may not inspect (no pg_read_all_stats): counted as client connections; grant it pg_monitor (or check as a superuser) for an exact count",
+			f.HiddenOthers, f.OthersUsing, f.CurrentUser))
+	}
 	if f.RoleConnLimit >= 0 && f.RoleConnLimit < need {
 		o := fail(fmt.Sprintf("Role %s may open only %d connections (CONNECTION LIMIT), but Connect may open %d.", f.CurrentUser, f.RoleConnLimit, need),
 			fmt.Sprintf("ALTER ROLE %s CONNECTION LIMIT %d; or lower Database.MaxOpenConnections.", quoteIdent(f.CurrentUser), need))
@@ -476,11 +485,19 @@ func checkMaxConnections(lc *liveCtx) Outcome {
 		if perNodeFit >= 1 {
 			remedy += fmt.Sprintf(", or write [Database] MaxOpenConnections = %d%s", perNodeFit, in.at("Database.MaxOpenConnections"))
 		}
-		o := fail(fmt.Sprintf("Connect may open %d connections but only %d slots are free (max_connections %d).", need, avail, f.MaxConnections), remedy+".")
+		o := fail(fmt.Sprintf("Connect may open %d connections but only %d slots are free (max_connections %d)%s.", need, avail, f.MaxConnections, hiddenNote(f)), remedy+".")
 		o.Details = details
 		return o
 	}
-	return pass(fmt.Sprintf("%d of %d free connection slots needed.", need, avail), details...)
+	return pass(fmt.Sprintf("%d of %d free connection slots needed%s.", need, avail, hiddenNote(f)), details...)
+}
+
+// hiddenNote says how many sessions were counted without their details.
+func hiddenNote(f facts) string {
+	if f.HiddenOthers == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d sessions of other roles are counted although %s may not see their details", f.HiddenOthers, f.CurrentUser)
 }
 
 // sameServerAsOther reports whether another target of this run is on the

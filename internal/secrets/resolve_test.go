@@ -49,27 +49,27 @@ func TestPasswordPrecedence(t *testing.T) {
 		errorHas string
 	}{
 		{name: "password file first", file: pwFile, env: map[string]string{EnvPassword: "e", EnvPGPassword: "p"}, config: enc,
-			want: "from-file", source: "--password-file"},
+			want: "from-file", source: "--password-file " + pwFile},
 		{name: "env primary", env: map[string]string{EnvPassword: "from-env", EnvInstrumentationPassword: "i", EnvPGPassword: "p"}, config: enc,
-			want: "from-env", source: "env " + EnvPassword},
+			want: "from-env", source: EnvPassword},
 		{name: "env instrumentation", target: Instrumentation, env: map[string]string{EnvPassword: "x", EnvInstrumentationPassword: "from-ienv"}, config: enc,
-			want: "from-ienv", source: "env " + EnvInstrumentationPassword},
+			want: "from-ienv", source: EnvInstrumentationPassword},
 		{name: "config decrypted with flag key", keyPath: keyPath, env: map[string]string{EnvPGPassword: "p"}, config: enc,
-			want: "from-config", source: "config Postgres.Password (decrypted)"},
+			want: "from-config", source: "Postgres.Password (decrypted)"},
 		{name: "config decrypted with env key", env: map[string]string{EnvSecretKey: keyPath}, config: encFIPS,
-			want: "from-config-fips", source: "config Postgres.Password (decrypted)"},
+			want: "from-config-fips", source: "Postgres.Password (decrypted)"},
 		{name: "instrumentation config", target: Instrumentation, keyPath: keyPath, config: enc,
-			want: "from-config", source: "config Postgres.InstrumentationPassword (decrypted)"},
+			want: "from-config", source: "Postgres.InstrumentationPassword (decrypted)"},
 		{name: "config plain text", config: "hunter2", env: map[string]string{EnvPGPassword: "p"},
-			want: "hunter2", source: "config Postgres.Password (plain text)", warning: "does not look encrypted"},
+			want: "hunter2", source: "Postgres.Password (plain text)", warning: "does not look encrypted"},
 		{name: "encrypted but no key", config: enc, env: map[string]string{EnvPGPassword: "p"},
 			errorHas: "Postgres.Password looks encrypted but no secret key was given; pass Connect's key file with --secret-key PATH or CONNECTDB_SECRET_KEY, or give the plaintext password with CONNECTDB_POSTGRES_PASSWORD or --password-file"},
 		{name: "wrong key", keyPath: writeFile(t, filepath.Join(dir, "wrong.key"), strings.Repeat("ab", 512), 0o600), config: enc,
 			errorHas: "could not decrypt Postgres.Password with key " + filepath.Join(dir, "wrong.key") + ": wrong key or corrupt value;"},
 		{name: "missing key file", keyPath: filepath.Join(dir, "nokey"), config: enc, errorHas: "not found"},
 		{name: "PGPASSWORD", env: map[string]string{EnvPGPassword: "from-pg"}, want: "from-pg", source: "PGPASSWORD"},
-		{name: "pgpass in home", want: "from-pgpass", source: "pgpass " + filepath.Join(home, ".pgpass") + ":2"},
-		{name: "PGPASSFILE", env: map[string]string{EnvPGPassFile: altPgpass}, want: "from-alt", source: "pgpass " + altPgpass + ":1"},
+		{name: "pgpass in home", want: "from-pgpass", source: "~/.pgpass:2"},
+		{name: "PGPASSFILE", env: map[string]string{EnvPGPassFile: altPgpass}, want: "from-alt", source: altPgpass + ":1"},
 		{name: "open pgpass ignored", env: map[string]string{EnvPGPassFile: openPgpass}, warning: "readable by group or others"},
 		{name: "nothing", env: map[string]string{EnvPGPassFile: filepath.Join(dir, "none")}},
 		{name: "missing password file", file: filepath.Join(dir, "nofile"), errorHas: "password file " + filepath.Join(dir, "nofile") + " not found"},
@@ -99,7 +99,7 @@ func TestPasswordPrecedence(t *testing.T) {
 			if got.Secret.Reveal() != tt.want || got.Source != tt.source {
 				t.Errorf("got %q from %q, want %q from %q", got.Secret.Reveal(), got.Source, tt.want, tt.source)
 			}
-			wantFallback := tt.source == EnvPGPassword || strings.HasPrefix(tt.source, "pgpass ")
+			wantFallback := tt.source == EnvPGPassword || strings.Contains(tt.source, "pgpass")
 			if got.Fallback() != wantFallback {
 				t.Errorf("Fallback() = %v for source %q, want %v", got.Fallback(), got.Source, wantFallback)
 			}

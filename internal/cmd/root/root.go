@@ -56,6 +56,7 @@ PostgreSQL, and size connection pools for a cluster.`,
 	fl.StringVar(&g.InstrumentationURL, "instrumentation-url", "", "PostgreSQL URL overriding Postgres.InstrumentationURL")
 	fl.StringVar(&g.SecretKey, "secret-key", "", "Connect secret key file to decrypt encrypted settings (env CONNECTDB_SECRET_KEY)")
 	fl.StringVar(&g.PasswordFile, "password-file", "", "file whose first line is the database password")
+	fl.StringVar(&g.EnvFile, "env-file", "", "Connect's environment (CONNECT_* overrides) as KEY=VALUE lines, systemd EnvironmentFile syntax (env CONNECTDB_ENV_FILE)")
 	fl.StringVar(&g.AzureAuthorityHost, "azure-authority-host", "", "Entra ID authority for Azure service principal logins (env AZURE_AUTHORITY_HOST; default https://login.microsoftonline.com)")
 
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -90,6 +91,7 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 		{"config", "CONNECTDB_CONFIG", &g.ConfigPath},
 		{"url", "CONNECTDB_URL", &g.URL},
 		{"secret-key", "CONNECTDB_SECRET_KEY", &g.SecretKey},
+		{"env-file", "CONNECTDB_ENV_FILE", &g.EnvFile},
 	}
 	for _, e := range envs {
 		if v := f.Getenv(e.env); v != "" && !fl.Changed(e.flag) {
