@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/connectdb/connectdb/internal/cmdutil"
 	"github.com/connectdb/connectdb/internal/dsn"
@@ -125,4 +126,65 @@ func guardHelp(root *cobra.Command) {
 			return nil
 		}
 	}
+}
+
+// textFlags are the string flags whose values are text, not file paths:
+// names, URLs, IDs and enumerations. Their values must be valid UTF-8.
+var textFlags = map[string]bool{
+	"url": true, "instrumentation-url": true, "azure-authority-host": true, "check": true,
+	"host": true, "user": true, "database": true, "schema": true, "param": true, "sslmode": true,
+	"connect-user": true, "lock-id": true, "output": true, "pooler": true, "instrumentation": true,
+	"only": true, "skip": true, "max-lifetime": true,
+}
+
+// checkText returns a usage error for the first text flag of cmd (or URL
+// from the environment) that is not valid UTF-8. The value is not quoted:
+// it may hold a password.
+func checkText(cmd *cobra.Command, envURL string) error {
+	var err error
+	cmd.Flags().Visit(func(f *pflag.Flag) {
+		if err != nil || !textFlags[f.Name] {
+			return
+		}
+		vals := []string{f.Value.String()}
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			vals = sv.GetSlice()
+		}
+		for _, v := range vals {
+			if i := invalidUTF8(v); i >= 0 {
+				err = cmdutil.Usagef("--%s is not valid UTF-8 text (byte %d is 0x%02x); write it in UTF-8, percent-encoding bytes that are not text (such as %%%02X in a URL)", f.Name, i, v[i], v[i])
+				return
+			}
+		}
+	})
+	if err == nil && !cmd.Flags().Changed("url") {
+		if i := invalidUTF8(envURL); i >= 0 {
+			err = cmdutil.Usagef("CONNECTDB_URL is not valid UTF-8 text (byte %d is 0x%02x); percent-encode bytes that are not text, such as %%%02X", i, envURL[i], envURL[i])
+		}
+	}
+	return err
+}
+
+// invalidUTF8 returns the offset of the first byte of s that is not part
+// of valid UTF-8, or -1.
+func invalidUTF8(s string) int {
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
+}
+
+// printable makes a message safe for a terminal: invalid UTF-8 and control
+// characters (which a message may quote from input) become U+FFFD.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == utf8.RuneError || r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 {
+			return '\uFFFD'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }

@@ -3,6 +3,7 @@ package root
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestStrayArgumentsNeverEchoSecrets gives every command a stray argument
@@ -78,5 +79,36 @@ func TestShownArg(t *testing.T) {
 		if got, _ := shownArg(tt.in); got != tt.want {
 			t.Errorf("shownArg(%q) = %q, want %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// TestInvalidUTF8 checks that text flags and CONNECTDB_URL with bytes that
+// are not UTF-8 are usage errors that quote neither the value nor the raw
+// bytes, and that no message carries invalid UTF-8 or control characters.
+func TestInvalidUTF8(t *testing.T) {
+	const secret = "S3cr3tXyzzy"
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{nil, []string{"encode-url", "--host", "db\xff.example.com", "--user", "u", "--no-password"}, "--host is not valid UTF-8 text (byte 2 is 0xff)"},
+		{nil, []string{"encode-url", "--user", "conn\xc3", "--host", "h", "--no-password"}, "--user is not valid UTF-8"},
+		{nil, []string{"encode-url", "--check", "postgres://u:" + secret + "@h\xfe/db"}, "--check is not valid UTF-8"},
+		{nil, []string{"show-locks", "--url", "postgres://u:" + secret + "@h\xff/db"}, "--url is not valid UTF-8"},
+		{nil, []string{"check", "--instrumentation-url", "postgres://u:" + secret + "@h/d\x80b"}, "--instrumentation-url is not valid UTF-8"},
+		{map[string]string{"CONNECTDB_URL": "postgres://u:" + secret + "@h\xff/db"}, []string{"show-locks"}, "CONNECTDB_URL is not valid UTF-8"},
+		{nil, []string{"check", "--only", "pg.\x01x\xff"}, "--only is not valid UTF-8"},
+	} {
+		code, out, errOut := run(t, tt.env, tt.args...)
+		if code != 2 || !strings.Contains(errOut, tt.want) || out != "" {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tt.args, code, errOut, tt.want)
+		}
+		if strings.Contains(errOut, secret) || !utf8.ValidString(errOut) || strings.ContainsAny(strings.TrimSuffix(errOut, "\n"), "\x00\x01\n\r\x1b") {
+			t.Errorf("%q: stderr shows a secret or raw bytes: %q", tt.args, errOut)
+		}
+	}
+	if got := printable("a\x1b[31mb\xffc\td"); got != "a\uFFFD[31mb\uFFFDc\uFFFDd" {
+		t.Errorf("printable = %q", got)
 	}
 }

@@ -105,6 +105,9 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 	if err := checkRanges(cmd); err != nil {
 		return err
 	}
+	if err := checkText(cmd, f.Getenv("CONNECTDB_URL")); err != nil {
+		return err
+	}
 	switch g.Output {
 	case "text", "json", "junit", "github", "gcfg":
 	default:
@@ -136,7 +139,7 @@ func execute(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args [
 		if ran != nil {
 			path = ran.CommandPath()
 		}
-		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", oneLine(redactArgs(interruptedMessage(in, path, err), argTokens(args))))
+		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", printable(oneLine(redactArgs(interruptedMessage(in, path, err), argTokens(args)))))
 		return in.ExitCode()
 	}
 	if err == nil {
@@ -155,7 +158,7 @@ func execute(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args [
 		if reached && ran != nil {
 			toks = ran.Flags().Args()
 		}
-		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", oneLine(redactArgs(msg, toks)))
+		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", printable(oneLine(redactArgs(msg, toks))))
 	}
 	return cmdutil.ExitCode(err)
 }
