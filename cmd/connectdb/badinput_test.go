@@ -457,6 +457,7 @@ func corpus() []badCase {
 		{"show-locks/lock-id-bad", []string{"show-locks", "--url", refused, "--lock-id", "1,2,3"}, 2, ""},
 		{"show-locks/lock-id-overflow", []string{"show-locks", "--url", refused, "--lock-id", "99999999999999999999"}, 2, ""},
 		{"show-locks/connect-user-invalid-utf8", []string{"show-locks", "--url", refused, "--connect-user", "c\xff"}, 2, "--connect-user is not valid UTF-8"},
+		{"release-locks/idle-for-negative", []string{"release-locks", "--url", refused, "--idle-for", "-1s"}, 2, "--idle-for must be positive"},
 		{"release-locks/nothing-chosen", []string{"release-locks", "--url", refused}, 2, "choose what to release"},
 		{"release-locks/pid-not-number", []string{"release-locks", "--url", refused, "--pid", secretArg}, 2, ""},
 		{"release-locks/lock-id-bad", []string{"release-locks", "--url", refused, "--lock-id", "x,y"}, 2, ""},
