@@ -70,6 +70,9 @@ state and query of other roles' sessions are hidden; show-locks says so.`,
 			if cmd.Flags().Changed("watch") && opts.Watch <= 0 {
 				return cmdutil.Usagef("--watch interval must be positive, such as 2s")
 			}
+			if err := locks.StuckAfterRange.Check(opts.StuckAfter); err != nil {
+				return cmdutil.UsageError(err)
+			}
 			return runShowLocks(cmd.Context(), opts)
 		},
 	}
@@ -80,7 +83,7 @@ state and query of other roles' sessions are hidden; show-locks says so.`,
 	fl.DurationVar(&opts.Watch, "watch", 0, "refresh every INTERVAL (default 2s) until Ctrl-C")
 	fl.Lookup("watch").NoOptDefVal = DefaultWatch.String()
 	fl.StringVar(&opts.ConnectUser, "connect-user", "", "Connect's database role, when --url logs in as another role (default: the URL's user)")
-	fl.DurationVar(&opts.StuckAfter, "stuck-after", locks.DefaultStuckAfter, "idle time after which a holder of Connect's lock looks stuck")
+	fl.DurationVar(&opts.StuckAfter, "stuck-after", locks.DefaultStuckAfter, "idle time after which a holder of Connect's lock looks stuck ("+locks.StuckAfterRange.String()+"; idle in a transaction: at least "+locks.FormatAge(locks.MinTransactionIdle)+")")
 	return cmd
 }
 
