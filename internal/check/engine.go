@@ -45,11 +45,14 @@ type Options struct {
 
 // TargetInfo describes a target in a report, without secrets.
 type TargetInfo struct {
-	Scope         Scope  `json:"target"`
-	Source        string `json:"source,omitempty"`
-	URL           string `json:"url,omitempty"` // redacted
-	Reached       bool   `json:"reached"`
-	ServerVersion string `json:"server_version,omitempty"`
+	Scope  Scope  `json:"target"`
+	Source string `json:"source,omitempty"`
+	URL    string `json:"url,omitempty"` // redacted
+	// PasswordSource says where the password came from, never the password:
+	// "config Postgres.Password (from CONNECT_POSTGRES_PASSWORD) (plain text)".
+	PasswordSource string `json:"password_source,omitempty"`
+	Reached        bool   `json:"reached"`
+	ServerVersion  string `json:"server_version,omitempty"`
 }
 
 // Report is the result of a run.
@@ -188,6 +191,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		if r.target != nil {
 			infos[i].URL, infos[i].Source = r.target.Redacted, r.target.Source
+			infos[i].PasswordSource = r.target.PasswordSource
 		}
 		wg.Go(func() {
 			results[i] = env.runScope(ctx, r.scope, r.url, r.target, &infos[i])

@@ -89,6 +89,9 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 			if t.Source != "" {
 				header += "  from " + t.Source
 			}
+			if t.PasswordSource != "" {
+				header += ", password from " + t.PasswordSource
+			}
 		}
 		b.WriteString(cs.Bold(header) + "\n")
 		width := 0
