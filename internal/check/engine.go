@@ -50,6 +50,8 @@ type TargetInfo struct {
 	URL           string `json:"url,omitempty"` // redacted
 	Reached       bool   `json:"reached"`
 	ServerVersion string `json:"server_version,omitempty"`
+	// Connection is the connection-setup report (see connection.go).
+	Connection *target.Connection `json:"connection,omitempty"`
 }
 
 // Report is the result of a run.
@@ -183,6 +185,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	wg.Wait()
 	for i := range runs {
+		infos[i].Connection = connectionInfo(runs[i].target, opts.LiveSkipReason)
 		rep.Results = append(rep.Results, results[i]...)
 		rep.Targets = append(rep.Targets, infos[i])
 	}

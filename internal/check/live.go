@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/connectdb/connectdb/internal/azure"
-	"github.com/connectdb/connectdb/internal/connerr"
 	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/pool"
 )
@@ -119,7 +118,7 @@ func checkConnect(lc *liveCtx) Outcome {
 				return o
 			}
 		}
-		c := connerr.ClassifyFor(err, connerr.Context{User: lc.target.User, Database: lc.target.Database, Host: lc.target.Host})
+		c := lc.target.Classify(err)
 		o := fail(c.Summary, c.Remedy)
 		o.Cause = c.ID
 		return o
@@ -140,7 +139,7 @@ func checkConnect(lc *liveCtx) Outcome {
 			"Check that the role may read pg_settings, pg_roles and pg_stat_activity (the defaults allow it).")
 	}
 	lc.conn = conn
-	return pass(fmt.Sprintf("Connected to database %s on %s:%d as %s.", lc.facts.Database, lc.target.Host, lc.target.Port, lc.facts.CurrentUser),
+	return pass(fmt.Sprintf("Connected to database %s on %s as %s.", lc.facts.Database, reachedHost(lc.target), lc.facts.CurrentUser),
 		"connect time: "+took.Round(time.Millisecond).String())
 }
 
@@ -150,10 +149,13 @@ func checkTLS(lc *liveCtx) Outcome {
 		return pass("Encrypted with "+f.SSLVersion+".", "cipher: "+f.SSLCipher)
 	}
 	if isLoopback(lc.target.Host) {
-		return pass("Not encrypted (sslmode=disable); acceptable on a loopback connection.")
+		return pass(titleCase(lc.target.Connection().TLS) + "; acceptable on a loopback connection or socket.")
 	}
-	return warn("The connection to "+lc.target.Host+" is not encrypted: the password and all data travel in clear.",
-		"Enable SSL on the server and remove sslmode=disable from "+lc.urlKey()+".")
+	remedy := "Enable SSL on the server and remove sslmode=disable from " + lc.urlKey() + "."
+	if m := lc.target.SSLMode; m != "disable" {
+		remedy = "Enable SSL on the server and set sslmode=require (or verify-full) in " + lc.urlKey() + " instead of sslmode=" + m + "."
+	}
+	return warn("The connection to "+lc.target.Host+" is "+lc.target.Connection().TLS+"; the password and all data travel in clear.", remedy)
 }
 
 func checkVersion(lc *liveCtx) Outcome {

@@ -84,6 +84,9 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 			}
 		}
 		b.WriteString(cs.Bold(header) + "\n")
+		if gi > 0 {
+			writeConnection(&b, cs, r.Targets[gi-1].Connection)
+		}
 		width := 0
 		for _, res := range rs {
 			width = max(width, len(res.ID))
@@ -102,7 +105,7 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 		}
 	}
 	c := r.Counts()
-	fmt.Fprintf(&b, "\n%d passed, %d warnings, %d failed, %d skipped", c[Pass], c[Warn], c[Fail], c[Skip])
+	fmt.Fprintf(&b, "\n%d passed, %s, %d failed, %d skipped", c[Pass], countWarnings(c[Warn]), c[Fail], c[Skip])
 	switch code := r.ExitCode(o.Strict); {
 	case code == 3:
 		b.WriteString(": no database could be reached.\n")

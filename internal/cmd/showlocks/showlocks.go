@@ -127,7 +127,7 @@ func runShowLocks(ctx context.Context, opts *ShowLocksOptions) error {
 		}
 		rep := locks.BuildReport(snap, id, idSource, connectUser, opts.StuckAfter)
 		rep.Target = t.Redacted
-		rep.Notes = append(rep.Notes, t.Warnings...)
+		rep.Notes = append(rep.Notes, t.Connection().Notes()...)
 		if err := render(f.IO, rep, opts, f.JSON()); err != nil {
 			return err
 		}
