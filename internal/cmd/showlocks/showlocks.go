@@ -156,7 +156,7 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 	if opts.Watch > 0 && io.IsStdoutTTY() {
 		fmt.Fprint(w, "\033[H\033[2J")
 	}
-	Text(w, io.ColorScheme(), rep, opts.FullQuery)
+	Text(w, io.ColorScheme(), rep, opts.FullQuery, target.HintFlags(opts.F.Globals))
 	if opts.Watch > 0 {
 		fmt.Fprintf(w, "\nRefreshing every %s at %s; press Ctrl-C to stop.\n", opts.Watch, rep.ServerTime.Format("15:04:05 UTC"))
 	}
@@ -168,8 +168,8 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 
 // Text writes the human report: one block per holding session, with the
 // locks it holds, the sessions waiting behind it and, for Connect's lock, a
-// verdict.
-func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery bool) {
+// verdict. targetFlags (see target.HintFlags) go into every "next:" command.
+func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery bool, targetFlags ...string) {
 	qlen := 80
 	if fullQuery {
 		qlen = 0
@@ -295,7 +295,7 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 				if rep.LockID != nil {
 					id = rep.LockID.String()
 				}
-				fmt.Fprintf(w, "  next: connectdb release-locks --lock-id %s --pid %d   (a dry run; add --yes to act)\n", id, first.PID)
+				fmt.Fprintf(w, "  next: %s   (a dry run; add --yes to act)\n", strings.Join(slices.DeleteFunc(append([]string{"connectdb release-locks"}, append(targetFlags, fmt.Sprintf("--lock-id %s --pid %d", id, first.PID))...), func(s string) bool { return s == "" }), " "))
 			}
 		}
 	}

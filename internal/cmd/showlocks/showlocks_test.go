@@ -87,7 +87,7 @@ func TestShowLocksText(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := out.String()
-	for _, want := range []string{"[Connect's upgrade lock]", "└ waiting: pid", "connect-node-2", "looks stuck", "also holds: 10,20(share)", "release-locks --lock-id 4242 --pid"} {
+	for _, want := range []string{"[Connect's upgrade lock]", "└ waiting: pid", "connect-node-2", "looks stuck", "also holds: 10,20(share)", "--lock-id 4242 --pid"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
