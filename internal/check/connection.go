@@ -47,9 +47,4 @@ func writeConnection(b *strings.Builder, cs *iostreams.ColorScheme, c *target.Co
 }
 
 // countWarnings is "1 warning" or "N warnings".
-func countWarnings(n int) string {
-	if n == 1 {
-		return "1 warning"
-	}
-	return fmt.Sprintf("%d warnings", n)
-}
+func countWarnings(n int) string { return fmt.Sprintf("%d %s", n, plural(n, "warning", "warnings")) }

@@ -439,7 +439,7 @@ func checkMaxConnections(lc *liveCtx) Outcome {
 	if maxOpen <= 0 {
 		return notApplicable("skipped: Database.MaxOpenConnections is " + strconv.Itoa(maxOpen) + " (unlimited), so no budget can be computed; see pool.max-open")
 	}
-	why := fmt.Sprintf("%d node(s) x MaxOpenConnections %d", in.Nodes, maxOpen)
+	why := fmt.Sprintf("%d %s x MaxOpenConnections %d", in.Nodes, plural(in.Nodes, "node", "nodes"), maxOpen)
 	shared := lc.scope == ScopePrimary && lc.env.opts.SharedMetrics
 	switch {
 	case shared:

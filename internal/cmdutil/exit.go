@@ -3,8 +3,10 @@
 package cmdutil
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"os"
 )
 
 // Exit codes, documented in docs/exit-codes.md. Scripts depend on them: never
@@ -14,7 +16,16 @@ const (
 	ExitFindings    = 1 // a check failed, a lock is still held, a migration rolled back
 	ExitUsage       = 2 // bad flags, arguments or unreadable input (config, key file)
 	ExitUnreachable = 3 // no database could be reached
+	// ExitInterrupted is 128+SIGINT, as shells report Ctrl-C.
+	ExitInterrupted = 130
 )
+
+// Interrupted reports whether ctx was cancelled by Ctrl-C (SIGINT), as
+// signal.NotifyContext reports it.
+func Interrupted(ctx context.Context) bool {
+	cause := context.Cause(ctx)
+	return cause != nil && cause.Error() == os.Interrupt.String()+" signal received"
+}
 
 // ExitError is an error that decides the process exit code. Its message is
 // printed as one line on stderr, prefixed with "connectdb: ".
