@@ -6,6 +6,7 @@ package showlocks
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -147,6 +148,15 @@ func runShowLocks(ctx context.Context, opts *ShowLocksOptions) error {
 
 func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, asJSON bool) error {
 	w := bufio.NewWriterSize(io.Out, 64<<10)
+	if asJSON && opts.Watch > 0 {
+		// One JSON object per line, so a consumer can read refresh by refresh.
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(rep); err != nil {
+			return fmt.Errorf("writing JSON output: %w", err)
+		}
+		return w.Flush()
+	}
 	if asJSON {
 		if err := cmdutil.WriteJSON(w, rep); err != nil {
 			return err
