@@ -87,7 +87,7 @@ func (c Connection) Summary() string {
 // Notes are the report as note lines for commands that print notes: the
 // summary first, then each warning.
 func (c Connection) Notes() []string {
-	return append([]string{"connection to the " + string(c.Target) + " database: " + c.Summary()}, c.Warnings...)
+	return append([]string{"connection to the " + string(c.Target) + " database (target from " + c.From + "): " + c.Summary()}, c.Warnings...)
 }
 
 // WriteText writes the report as an indented block.

@@ -18,7 +18,7 @@ func HintFlags(g *cmdutil.Globals) string {
 			out = append(out, flag, ShellQuote(value))
 		}
 	}
-	if g.URL != "" {
+	if g.URL != "" && g.URLSource == "" { // libpq's environment is still there when pasted
 		add("--url", dsn.WithoutPassword(g.URL))
 		add("--instrumentation-url", dsn.WithoutPassword(g.InstrumentationURL))
 	} else if g.ConfigExplicit {

@@ -216,6 +216,9 @@ func buildInput(opts *CheckOptions, cfg *config.Config) *engine.Input {
 		PasswordKey: "Postgres.Password", Password: cfg.Postgres.Password, PasswordElsewhere: pwElsewhere}
 	if g.URL != "" {
 		in.Primary.URL, in.Primary.Source = g.URL, "--url"
+		if g.URLSource != "" {
+			in.Primary.Source = g.URLSource
+		}
 	}
 	iurl, isrc := cfg.Postgres.InstrumentationURL, source("Postgres.InstrumentationURL")
 	if g.InstrumentationURL != "" {
