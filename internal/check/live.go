@@ -156,8 +156,10 @@ func checkConnect(lc *liveCtx) Outcome {
 			"Check that the role may read pg_settings, pg_roles and pg_stat_activity (the defaults allow it).")
 	}
 	lc.conn = conn
-	return pass(fmt.Sprintf("Connected to database %s on %s as %s.", lc.facts.Database, reachedHost(lc.target), lc.facts.CurrentUser),
+	o := pass(fmt.Sprintf("Connected to database %s on %s as %s.", lc.facts.Database, reachedHost(lc.target), lc.facts.CurrentUser),
 		"connect time: "+took.Round(time.Millisecond).String())
+	o.Perf = connectPerf(took, lc.facts)
+	return o
 }
 
 func checkTLS(lc *liveCtx) Outcome {
@@ -544,10 +546,13 @@ func checkUpgradeLock(lc *liveCtx) Outcome {
 		return fail("Reading pg_locks failed: "+oneLine(err)+".", "Run the check again.")
 	}
 	held, waiting := locks.HeldBy(rows, *k), locks.Waiting(rows, *k)
-	if len(held) == 0 && len(waiting) == 0 {
-		return pass("Upgrade lock " + k.String() + " is free.")
-	}
 	now := time.Now()
+	perf := lockWaitPerf(now, waiting)
+	if len(held) == 0 && len(waiting) == 0 {
+		o := pass("Upgrade lock " + k.String() + " is free.")
+		o.Perf = perf
+		return o
+	}
 	var details []string
 	for _, l := range append(held, waiting...) {
 		state := "waits for"
@@ -566,6 +571,7 @@ func checkUpgradeLock(lc *liveCtx) Outcome {
 	}
 	o := warn(msg, "Run 'connectdb show-locks' to see who holds it; release it with 'connectdb release-locks' only when no Connect node is migrating.")
 	o.Details = details
+	o.Perf = perf
 	return o
 }
 
