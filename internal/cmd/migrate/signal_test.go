@@ -13,7 +13,7 @@ import (
 )
 
 // TestSIGTERMRollsBack runs the real binary and sends it SIGTERM while it
-// copies: it must exit 1 saying it was interrupted, leave no table and no
+// copies: it must exit 143 (docs/exit-codes.md) saying it was interrupted, leave no table and no
 // advisory lock behind, and a re-run must succeed.
 func TestSIGTERMRollsBack(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "connectdb")
@@ -53,8 +53,8 @@ func TestSIGTERMRollsBack(t *testing.T) {
 	if !sent {
 		t.Fatalf("the COPY was never seen (exit %v, stderr %q)", err, stderr.String())
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "interrupted") {
-		t.Fatalf("exit %d, stderr %q; want exit 1 and an interruption message", code, stderr.String())
+	if code := cmd.ProcessState.ExitCode(); code != 143 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("exit %d, stderr %q; want exit 143 and an interruption message", code, stderr.String())
 	}
 	if strings.Contains(stderr.String(), sentinel) {
 		t.Fatal("the password appears on stderr")
