@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,20 +28,23 @@ const (
 
 // facts are read once per target, in one round trip.
 type facts struct {
-	VersionNum     int
-	ServerVersion  string
-	InRecovery     bool
-	DefaultRO      string
-	Encoding       string
-	CurrentUser    string
-	Database       string
-	CurrentSchema  *string
-	SearchPath     string
-	Superuser      bool
-	MaxConnections int
-	SuperReserved  int
-	Reserved       int
-	OthersUsing    int
+	VersionNum    int
+	ServerVersion string
+	InRecovery    bool
+	DefaultRO     string
+	Encoding      string
+	CurrentUser   string
+	Database      string
+	CurrentSchema *string
+	SearchPath    string
+	// EffectiveSchemas is current_schemas(false), comma-separated.
+	EffectiveSchemas string
+	BackendPID       int
+	Superuser        bool
+	MaxConnections   int
+	SuperReserved    int
+	Reserved         int
+	OthersUsing      int
 	// HiddenOthers of OthersUsing are sessions of other roles whose
 	// details this role may not see (no pg_read_all_stats).
 	HiddenOthers  int
@@ -59,6 +63,7 @@ const factsQuery = `SELECT current_setting('server_version_num')::int,
   current_setting('default_transaction_read_only'),
   (SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()),
   current_user::text, current_database()::text, current_schema()::text, current_setting('search_path'),
+  array_to_string(current_schemas(false), ','), pg_backend_pid(),
   (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
   current_setting('max_connections')::int,
   current_setting('superuser_reserved_connections')::int,
@@ -72,7 +77,7 @@ const factsQuery = `SELECT current_setting('server_version_num')::int,
   coalesce((SELECT cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()), '')`
 
 func liveChecks() []Check {
-	return []Check{
+	all := []Check{
 		{ID: "pg.connect", Title: "Connects as Connect would", Kind: Live,
 			Verifies: "Connect's URL reaches the server and logs in, with Connect's SSL rules (SSL required unless the URL sets sslmode); a failure is explained in plain words.",
 			Needs:    []string{"url.parse", "url.encoding", "url.ssl-files", "url.client-cert", "secret.password"},
@@ -108,6 +113,10 @@ func liveChecks() []Check {
 			Verifies: "Measures the query round trip; warns above 50 ms, which slows every Connect request.",
 			live:     checkLatency},
 	}
+	// The pooler checks follow pg.tls and pg.schema.
+	pc := poolerChecks()
+	all = slices.Insert(all, slices.IndexFunc(all, func(c Check) bool { return c.ID == "pg.version" }), pc[0])
+	return slices.Insert(all, slices.IndexFunc(all, func(c Check) bool { return c.ID == "pg.privileges" }), pc[1])
 }
 
 func checkConnect(lc *liveCtx) Outcome {
@@ -124,6 +133,9 @@ func checkConnect(lc *liveCtx) Outcome {
 				return o
 			}
 		}
+		if o, ok := lc.refusedParameter(err); ok {
+			return o
+		}
 		c := connerr.ClassifyFor(err, connerr.Context{User: lc.target.User, Database: lc.target.Database, Host: lc.target.Host})
 		o := fail(c.Summary, c.Remedy)
 		o.Cause = c.ID
@@ -133,7 +145,7 @@ func checkConnect(lc *liveCtx) Outcome {
 	lc.reached = true
 	if err := conn.QueryRow(ctx, factsQuery).Scan(&lc.facts.VersionNum, &lc.facts.ServerVersion, &lc.facts.InRecovery,
 		&lc.facts.DefaultRO, &lc.facts.Encoding, &lc.facts.CurrentUser, &lc.facts.Database, &lc.facts.CurrentSchema,
-		&lc.facts.SearchPath, &lc.facts.Superuser, &lc.facts.MaxConnections, &lc.facts.SuperReserved, &lc.facts.Reserved,
+		&lc.facts.SearchPath, &lc.facts.EffectiveSchemas, &lc.facts.BackendPID, &lc.facts.Superuser, &lc.facts.MaxConnections, &lc.facts.SuperReserved, &lc.facts.Reserved,
 		&lc.facts.OthersUsing, &lc.facts.HiddenOthers, &lc.facts.RoleConnLimit, &lc.facts.DBConnLimit, &lc.facts.SSL, &lc.facts.SSLVersion, &lc.facts.SSLCipher); err != nil {
 		_ = conn.Close(context.Background())
 		var pgErr *pgconn.PgError
@@ -463,8 +475,8 @@ func checkMaxConnections(lc *liveCtx) Outcome {
 		fmt.Sprintf("Connect needs up to %d: %s", need, why),
 	}
 	if f.HiddenOthers > 0 {
-		details = append(details, fmt.Sprintf("%d of the %d sessions in use by others belong to roles whose sessions %s may not inspect (no pg_read_all_stats): counted as client connections; grant it pg_monitor (or check as a superuser) for an exact count",
-			f.HiddenOthers, f.OthersUsing, f.CurrentUser))
+		details = append(details, hiddenCount(f)+" counted as client connections although "+f.CurrentUser+
+			" may not inspect them (no pg_read_all_stats); grant it pg_monitor (or check as a superuser) for an exact count")
 	}
 	if f.RoleConnLimit >= 0 && f.RoleConnLimit < need {
 		o := fail(fmt.Sprintf("Role %s may open only %d connections (CONNECTION LIMIT), but Connect may open %d.", f.CurrentUser, f.RoleConnLimit, need),
@@ -497,7 +509,14 @@ func hiddenNote(f facts) string {
 	if f.HiddenOthers == 0 {
 		return ""
 	}
-	return fmt.Sprintf("; %d sessions of other roles are counted although %s may not see their details", f.HiddenOthers, f.CurrentUser)
+	return "; " + hiddenCount(f) + " counted although " + f.CurrentUser + " may not see their details"
+}
+
+func hiddenCount(f facts) string {
+	if f.HiddenOthers == 1 {
+		return "1 session of other roles is"
+	}
+	return strconv.Itoa(f.HiddenOthers) + " sessions of other roles are"
 }
 
 // sameServerAsOther reports whether another target of this run is on the
