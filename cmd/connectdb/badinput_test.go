@@ -219,6 +219,8 @@ func corpus() []badCase {
 			add(badCase{name: "stray/" + b.name + "/" + s.name, args: with(base(b.args), s.arg), code: 2})
 		}
 	}
+	add(badCase{name: "stray/check/after-double-dash", args: []string{"check", "--", secretArg}, code: 2})
+	add(badCase{name: "stray/show-locks/url-after-double-dash", args: []string{"show-locks", "--", "postgres://u:" + secretArg + "@h/db"}, code: 2, want: "postgres://u:xxxxx@h/db"})
 	for _, s := range strays[:6] {
 		add(badCase{name: "help-topic/" + s.name, args: []string{"help", s.arg}, code: 2, want: "unknown help topic"})
 	}
