@@ -666,55 +666,64 @@ func TestBadInputCorpus(t *testing.T) {
 	}
 }
 
-// TestSignalsDuringCheck interrupts a check that waits on a server that
+// TestSignalsDuringCheck interrupts commands that wait on a server that
 // accepted the connection and never answers. The signal is sent once the
 // server has the connection (a condition, not a delay): SIGTERM is exit 143
-// and SIGINT 130, each with one "interrupted by" line.
+// and SIGINT 130, each with one "interrupted by" line, for every command
+// that connects.
 func TestSignalsDuringCheck(t *testing.T) {
-	for _, tt := range []struct {
-		sig  syscall.Signal
-		code int
-		want string
-	}{
-		{syscall.SIGTERM, 143, "connectdb: interrupted by SIGTERM"},
-		{syscall.SIGINT, 130, "connectdb: interrupted by SIGINT"},
-	} {
-		t.Run(tt.sig.String(), func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			accepted := make(chan net.Conn, 1)
-			go func() {
-				if c, err := ln.Accept(); err == nil {
-					accepted <- c
+	commands := [][]string{
+		{"check", "--timeout", "10m"},
+		{"show-locks", "--timeout", "10m"},
+		{"release-locks", "--lock-id", "42", "--timeout", "10m"},
+		{"size-pool", "--nodes", "2", "--timeout", "10m"},
+	}
+	for _, args := range commands {
+		for _, tt := range []struct {
+			sig  syscall.Signal
+			code int
+			want string
+		}{
+			{syscall.SIGTERM, 143, "connectdb: interrupted by SIGTERM"},
+			{syscall.SIGINT, 130, "connectdb: interrupted by SIGINT"},
+		} {
+			t.Run(args[0]+"/"+tt.sig.String(), func(t *testing.T) {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
 				}
-			}()
-			url := "postgres://connect:" + secretURL + "@" + ln.Addr().String() + "/connect?sslmode=disable"
-			c := badCase{name: "signal", args: []string{"check", "--url", url, "--timeout", "10m"}, code: tt.code, want: tt.want}
-			// The server keeps the connection open until connectdb has
-			// exited, so that only the signal can end the check.
-			held := make(chan net.Conn, 1)
-			o, err := runBinary(context.Background(), c, func(p *os.Process) {
+				defer ln.Close()
+				accepted := make(chan net.Conn, 1)
 				go func() {
-					select {
-					case conn := <-accepted:
-						held <- conn
-						p.Signal(tt.sig)
-					case <-time.After(hangGuard):
+					if c, err := ln.Accept(); err == nil {
+						accepted <- c
 					}
 				}()
+				url := "postgres://connect:" + secretURL + "@" + ln.Addr().String() + "/connect?sslmode=disable"
+				c := badCase{name: "signal", args: with(args, "--url", url), code: tt.code, want: tt.want}
+				// The server keeps the connection open until connectdb has
+				// exited, so that only the signal can end the command.
+				held := make(chan net.Conn, 1)
+				o, err := runBinary(context.Background(), c, func(p *os.Process) {
+					go func() {
+						select {
+						case conn := <-accepted:
+							held <- conn
+							p.Signal(tt.sig)
+						case <-time.After(hangGuard):
+						}
+					}()
+				})
+				select {
+				case conn := <-held:
+					conn.Close()
+				default:
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				o.check(t, c)
 			})
-			select {
-			case conn := <-held:
-				conn.Close()
-			default:
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			o.check(t, c)
-		})
+		}
 	}
 }
