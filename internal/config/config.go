@@ -120,7 +120,7 @@ func Default() *Config {
 			MaxIdleConnections: DefaultMaxIdleConnections,
 			MaxOpenConnections: DefaultMaxOpenConnections,
 		},
-		SQLite: SQLite{Dir: filepath.Join(DefaultDataDir, "db")},
+		SQLite:  SQLite{Dir: filepath.Join(DefaultDataDir, "db")},
 		keys:    map[string]int{},
 		origins: map[string]Origin{},
 	}

@@ -70,6 +70,9 @@ func EnvNames() []string {
 	return out
 }
 
+// Settings lists the settings connectdb reads, in canonical spelling.
+func Settings() []string { return append([]string(nil), readKeys...) }
+
 // LoadOptions say where a configuration comes from. The zero value reads
 // nothing but defaults.
 type LoadOptions struct {

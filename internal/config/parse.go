@@ -242,7 +242,7 @@ func scanLayout(name string, src []byte) (layout, *Error) {
 		case token.IDENT:
 			if sect == "" {
 				// Name no token: the file may be a password file given by mistake.
-			return fail("a setting is not inside a section; put a [Section] header such as [Postgres] above it, and check that --config names rstudio-connect.gcfg")
+				return fail("a setting is not inside a section; put a [Section] header such as [Postgres] above it, and check that --config names rstudio-connect.gcfg")
 			}
 			line := fset.Position(pos).Line
 			k := sectionKey(sect, sub) + "." + strings.ToLower(lit)

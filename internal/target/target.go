@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,8 +120,7 @@ func Resolve(ctx context.Context, f *cmdutil.Factory) (*Set, error) {
 // factory's overrides.
 func FromConfig(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (*Set, error) {
 	g := f.Globals
-	resolver := &secrets.Resolver{PasswordFile: g.PasswordFile, KeyPath: g.SecretKey, Getenv: f.Getenv,
-		Where: func(setting string) string { return filepath.Base(cfg.Where(setting)) }}
+	resolver := &secrets.Resolver{PasswordFile: g.PasswordFile, KeyPath: g.SecretKey, Getenv: f.Getenv, Config: cfg}
 
 	primary := setting{kind: Primary, raw: cfg.Postgres.URL, source: "Postgres.URL (" + cfg.Where("Postgres.URL") + ")",
 		password: cfg.Postgres.Password, secretKind: secrets.Primary}
