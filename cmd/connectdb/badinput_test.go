@@ -265,7 +265,6 @@ func corpus() []badCase {
 		{"directory", fx.dir, "is a directory"},
 		{"fifo", fx.fifo, "not a regular file"},
 		{"dev-zero", "/dev/zero", "not a regular file"},
-		{"dev-null", "/dev/null", "not a regular file"},
 		{"binary", fx.garbage, "garbage"},
 		{"huge-line", fx.huge, "huge-line"},
 		{"password-file-as-config", fx.cfgSecretLine, "secret-line.gcfg:1"},
@@ -282,7 +281,18 @@ func corpus() []badCase {
 		{"size-pool", []string{"size-pool", "--nodes", "2", "--max-connections", "100"}},
 		{"size-pool-live", []string{"size-pool", "--nodes", "2"}},
 	}
+	// /dev/null is an empty config (the documented way to run without one):
+	// it holds no URL.
+	devNull := map[string]struct {
+		code int
+		want string
+	}{
+		"check": {1, ""}, "size-pool": {0, ""},
+		"show-locks": {2, "no PostgreSQL URL"}, "release-locks": {2, "no PostgreSQL URL"}, "size-pool-live": {2, "no PostgreSQL URL"},
+	}
 	for _, c := range configCommands {
+		d := devNull[c.name]
+		add(badCase{name: "config/" + c.name + "/dev-null", args: with(c.args, "--config", "/dev/null"), code: d.code, want: d.want})
 		for _, cfg := range configs {
 			add(badCase{name: "config/" + c.name + "/" + cfg.name, args: with(c.args, "--config", cfg.path), code: 2, want: cfg.want})
 		}
@@ -315,9 +325,9 @@ func corpus() []badCase {
 		add(badCase{name: "password-env/" + c.name + "/unreachable", args: c.args, env: []string{"CONNECTDB_POSTGRES_PASSWORD=" + secretEnv}, code: 3})
 	}
 
-	// URLs that are not PostgreSQL URLs or cannot be parsed: commands that
-	// connect refuse them before connecting (exit 2), check reports them as
-	// a failed check (exit 1).
+	// URLs that are not PostgreSQL URLs or cannot be parsed: every command
+	// refuses them before connecting (exit 2), naming the problem and
+	// showing the URL only with its password hidden.
 	badURLs := []struct{ name, url string }{
 		{"no-scheme", "connect:" + secretURL + "@db.example.com/connect"},
 		{"http-scheme", "http://connect:" + secretURL + "@db.example.com/connect"},
@@ -333,8 +343,8 @@ func corpus() []badCase {
 	}
 	for _, u := range badURLs {
 		add(badCase{name: "url/show-locks/" + u.name, args: []string{"show-locks", "--url", u.url}, code: 2})
-		add(badCase{name: "url/check/" + u.name, args: []string{"check", "--url", u.url}, code: 1})
-		add(badCase{name: "url/check-env/" + u.name, args: []string{"check"}, env: []string{"CONNECTDB_URL=" + u.url}, code: 1})
+		add(badCase{name: "url/check/" + u.name, args: []string{"check", "--url", u.url}, code: 2})
+		add(badCase{name: "url/check-env/" + u.name, args: []string{"check"}, env: []string{"CONNECTDB_URL=" + u.url}, code: 2})
 	}
 	for _, c := range []string{"show-locks", "size-pool"} {
 		args := []string{c}
@@ -493,14 +503,13 @@ func corpus() []badCase {
 	}{
 		{"connectdb-config-missing", []string{"check", "--offline"}, "CONNECTDB_CONFIG=" + fx.missing, 2, ""},
 		{"connectdb-config-fifo", []string{"check", "--offline"}, "CONNECTDB_CONFIG=" + fx.fifo, 2, "not a regular file"},
-		// check reports an unusable key as its secret.key check (exit 1).
-		{"connectdb-secret-key-dir", []string{"check", "--offline", "--config", fx.cfgEncrypted}, "CONNECTDB_SECRET_KEY=" + fx.dir, 1, ""},
-		{"connectdb-secret-key-garbage", []string{"check", "--offline", "--config", fx.cfgEncrypted}, "CONNECTDB_SECRET_KEY=" + fx.keyGarbage, 1, ""},
+		{"connectdb-secret-key-dir", []string{"check", "--offline", "--config", fx.cfgEncrypted}, "CONNECTDB_SECRET_KEY=" + fx.dir, 2, "is a directory"},
+		{"connectdb-secret-key-garbage", []string{"check", "--offline", "--config", fx.cfgEncrypted}, "CONNECTDB_SECRET_KEY=" + fx.keyGarbage, 2, "neither hex nor base64"},
 		{"connectdb-url-not-url", []string{"show-locks"}, "CONNECTDB_URL=" + secretURL, 2, ""},
 		{"no-color-set", []string{"version", "--output", "yaml"}, "NO_COLOR=1", 2, "--output"},
 		{"postgres-password-env", []string{"show-locks", "--url", "postgres://connect@127.0.0.1:1/connect"}, "CONNECTDB_POSTGRES_PASSWORD=" + secretEnv, 3, ""},
 		{"connect-postgres-password-env", []string{"show-locks", "--url", "postgres://connect@127.0.0.1:1/connect"}, "CONNECT_POSTGRES_PASSWORD=" + secretEnv, 3, ""},
-		{"azure-authority-not-url", []string{"check", "--config", fx.cfgAzure}, "AZURE_AUTHORITY_HOST=not a url", 1, ""},
+		{"azure-authority-not-url", []string{"check", "--config", fx.cfgAzure}, "AZURE_AUTHORITY_HOST=not a url", 2, "the Azure authority host is not a URL"},
 		{"timeout-env-ignored", []string{"version"}, "CONNECTDB_TIMEOUT=" + secretArg, 0, ""},
 	} {
 		add(badCase{name: "env/" + c.name, args: c.args, env: []string{c.env}, code: c.code, want: c.want})
