@@ -6,6 +6,7 @@ package showlocks
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -130,7 +131,7 @@ func runShowLocks(ctx context.Context, opts *ShowLocksOptions) error {
 		}
 		rep := locks.BuildReport(snap, id, idSource, connectUser, opts.StuckAfter)
 		rep.Target = t.Redacted
-		rep.Notes = append(rep.Notes, t.Warnings...)
+		rep.Notes = append(rep.Notes, t.Connection().Notes()...)
 		if err := render(f.IO, rep, opts, f.JSON()); err != nil {
 			return err
 		}
@@ -150,6 +151,15 @@ func runShowLocks(ctx context.Context, opts *ShowLocksOptions) error {
 
 func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, asJSON bool) error {
 	w := bufio.NewWriterSize(io.Out, 64<<10)
+	if asJSON && opts.Watch > 0 {
+		// One JSON object per line, so a consumer can read refresh by refresh.
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(rep); err != nil {
+			return fmt.Errorf("writing JSON output: %w", err)
+		}
+		return w.Flush()
+	}
 	if asJSON {
 		if err := cmdutil.WriteJSON(w, rep); err != nil {
 			return err
@@ -159,7 +169,7 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 	if opts.Watch > 0 && io.IsStdoutTTY() {
 		fmt.Fprint(w, "\033[H\033[2J")
 	}
-	Text(w, io.ColorScheme(), rep, opts.FullQuery)
+	Text(w, io.ColorScheme(), rep, opts.FullQuery, target.HintFlags(opts.F.Globals))
 	if opts.Watch > 0 {
 		fmt.Fprintf(w, "\nRefreshing every %s at %s; press Ctrl-C to stop.\n", opts.Watch, rep.ServerTime.Format("15:04:05 UTC"))
 	}
@@ -171,8 +181,8 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 
 // Text writes the human report: one block per holding session, with the
 // locks it holds, the sessions waiting behind it and, for Connect's lock, a
-// verdict.
-func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery bool) {
+// verdict. targetFlags (see target.HintFlags) go into every "next:" command.
+func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery bool, targetFlags ...string) {
 	qlen := 80
 	if fullQuery {
 		qlen = 0
@@ -316,7 +326,7 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 				if rep.LockID != nil {
 					id = rep.LockID.String()
 				}
-				fmt.Fprintf(w, "  next: connectdb release-locks --lock-id %s --pid %d   (a dry run; add --yes to act)\n", id, first.PID)
+				fmt.Fprintf(w, "  next: %s   (a dry run; add --yes to act)\n", strings.Join(slices.DeleteFunc(append([]string{"connectdb release-locks"}, append(targetFlags, fmt.Sprintf("--lock-id %s --pid %d", id, first.PID))...), func(s string) bool { return s == "" }), " "))
 			}
 		}
 	}
