@@ -231,8 +231,8 @@ func corpus() []badCase {
 		args []string
 		want string
 	}{
-		{"output-unknown", []string{"--output", "yaml"}, `--output "yaml" is not a known format`},
-		{"output-empty", []string{"--output", ""}, "is not a known format"},
+		{"output-unknown", []string{"--output", "yaml"}, `--output "yaml" is not supported by this command; use one of`},
+		{"output-empty", []string{"--output", ""}, "--output"},
 		{"timeout-zero", []string{"--timeout", "0s"}, "--timeout must be positive"},
 		{"timeout-negative", []string{"--timeout", "-5s"}, "--timeout must be positive"},
 		{"timeout-huge", []string{"--timeout", "25h"}, "--timeout must be at most 24h"},
