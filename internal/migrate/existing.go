@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -156,7 +157,41 @@ func findColumn(cols []targetColumn, name string) *targetColumn {
 	return nil
 }
 
-func targetColumns(ctx context.Context, conn *pgx.Conn, qname string) ([]targetColumn, error) {
+// adaptToTarget returns the plan with each column's kind taken from the
+// type its existing PostgreSQL table really has, so that comparing (for
+// --verify or a re-run) works the same after a load into a Connect-created
+// schema as after a derived one. Missing tables and columns are left as
+// planned: the comparison reports them.
+func adaptToTarget(ctx context.Context, q queryer, plan *Plan) (*Plan, error) {
+	p := *plan
+	p.Tables = make([]*TablePlan, len(plan.Tables))
+	for i, tp := range plan.Tables {
+		nt := *tp
+		p.Tables[i] = &nt
+		var exists bool
+		if err := q.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", tp.QName).Scan(&exists); err != nil {
+			return nil, fmt.Errorf("looking for table %s: %w", tp.Table.Name, err)
+		}
+		if !exists {
+			continue
+		}
+		cols, err := targetColumns(ctx, q, tp.QName)
+		if err != nil {
+			return nil, err
+		}
+		nt.Columns = slices.Clone(tp.Columns)
+		for j, c := range nt.Columns {
+			if tc := findColumn(cols, c.Name); tc != nil {
+				if k, ok := pgTypeKinds[tc.typname]; ok {
+					nt.Columns[j].Kind = k
+				}
+			}
+		}
+	}
+	return &p, nil
+}
+
+func targetColumns(ctx context.Context, conn queryer, qname string) ([]targetColumn, error) {
 	rows, err := conn.Query(ctx, `SELECT a.attname, format_type(a.atttypid, a.atttypmod), t.typname, a.attnotnull, a.atthasdef,
 		a.attidentity::text, a.attgenerated::text
 		FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid

@@ -2,13 +2,11 @@ package migrate
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -40,22 +38,6 @@ func jsonCore(t *testing.T, rows int) string {
 	path := genCore(t, rows)
 	return makeDBAt(t, path, `UPDATE settings SET value = CASE WHEN rowid % 3 = 0 THEN '{"b": [1, 2.50, 1e2], "a": "é \u00e9", "a": "last"}' WHEN rowid % 3 = 1 THEN '  [true, null, {"x": -1.50}]' ELSE value END`,
 		`UPDATE settings SET value = json_quote(value) WHERE rowid % 3 = 2 AND value IS NOT NULL`)
-}
-
-// makeDBAt runs statements on the SQLite database at path and returns path.
-func makeDBAt(t testing.TB, path string, stmts ...string) string {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	for _, s := range stmts {
-		if _, err := db.Exec(s); err != nil {
-			t.Fatalf("%s: %v", s, err)
-		}
-	}
-	return path
 }
 
 // schemaSnapshot renders what a load must not change when it fails: the
@@ -99,6 +81,14 @@ func TestLoadIntoConnectCreatedSchema(t *testing.T) {
 		}
 	}
 	compareAll(t, path, e.db)
+	// --verify and a re-run read Connect's types too.
+	vrep, err := Verify(ctx, []Job{{Target: e.target(t), Sources: []Source{{Label: "core", Path: path}}}}, testOptions())
+	if err != nil || vrep.Differences != 0 {
+		t.Fatalf("verify after the load: %v, %d differences %+v", err, vrep.Differences, vrep.Databases[0].Tables)
+	}
+	if again, err := Run(ctx, []Job{{Target: e.target(t), Sources: []Source{{Label: "core", Path: path}}}}, testOptions()); err != nil || !again.AlreadyMigrated {
+		t.Fatalf("re-run after the load: %v", err)
+	}
 	conn := srv.Conn(t, e.db)
 	// The target's types, defaults and constraints are Connect's.
 	var typ string
@@ -192,22 +182,8 @@ func TestKilledLoadIntoConnectSchema(t *testing.T) {
 			before := schemaSnapshot(t, e.db)
 			app := fmt.Sprintf("migrate-load-fault-%d", i)
 			te := e.targetWithApp(t, app)
-			watcher := srv.Conn(t, "postgres")
-			wctx, stop := context.WithTimeout(ctx, 2*time.Minute)
+			hit, stop := killWhen(t, "application_name = $1 AND state = 'active' AND query ILIKE $2", nil, app, point)
 			defer stop()
-			hit := make(chan bool, 1)
-			go func() {
-				for wctx.Err() == nil {
-					var n int
-					err := watcher.QueryRow(wctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-						WHERE application_name = $1 AND state = 'active' AND query ILIKE $2`, app, point).Scan(&n)
-					if err != nil || n > 0 {
-						hit <- n > 0
-						return
-					}
-				}
-				hit <- false
-			}()
 			_, err := Run(ctx, []Job{{Target: te.target(t), Sources: []Source{{Label: "core", Path: path}}}}, testOptions())
 			if err == nil {
 				stop()

@@ -284,9 +284,10 @@ func TestLostCommitIsResolved(t *testing.T) {
 	path := genCore(t, 3000)
 	e := newEnv(t)
 	te := e.targetWithApp(t, "migrate-lost-commit")
+	// reset runs on the watcher's goroutine too: no t.Fatal in it.
 	reset := func() {
-		srv.MustExec(t, "postgres", "ALTER SYSTEM RESET synchronous_standby_names")
-		srv.MustExec(t, "postgres", "SELECT pg_reload_conf()")
+		_ = srv.Exec(context.Background(), "postgres", "ALTER SYSTEM RESET synchronous_standby_names")
+		_ = srv.Exec(context.Background(), "postgres", "SELECT pg_reload_conf()")
 	}
 	// The test server runs with synchronous_commit=off: turn it on for the
 	// migrating role only.
@@ -294,23 +295,8 @@ func TestLostCommitIsResolved(t *testing.T) {
 	srv.MustExec(t, "postgres", "ALTER SYSTEM SET synchronous_standby_names = 'nobody'")
 	srv.MustExec(t, "postgres", "SELECT pg_reload_conf()")
 	t.Cleanup(reset)
-	watcher := srv.Conn(t, "postgres")
-	wctx, stop := context.WithTimeout(ctx, 2*time.Minute)
+	killed, stop := killWhen(t, `application_name = 'migrate-lost-commit' AND wait_event = 'SyncRep'`, reset)
 	defer stop()
-	killed := make(chan bool, 1)
-	go func() {
-		for wctx.Err() == nil {
-			var n int
-			err := watcher.QueryRow(wctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-				WHERE application_name = 'migrate-lost-commit' AND wait_event = 'SyncRep'`).Scan(&n)
-			if err != nil || n > 0 {
-				reset()
-				killed <- n > 0
-				return
-			}
-		}
-		killed <- false
-	}()
 	rep, err := Run(ctx, []Job{{Target: te.target(t), Sources: []Source{{Label: "core", Path: path}}}}, testOptions())
 	if !<-killed {
 		t.Fatalf("the backend was never seen waiting for the standby (run: %v)", err)
@@ -337,4 +323,30 @@ func TestLostCommitIsResolved(t *testing.T) {
 	if !errors.As(err, &te2) || !strings.Contains(err.Error(), "users: SQLite has") || !strings.Contains(err.Error(), "the row with id=7 has other values in PostgreSQL") {
 		t.Fatalf("re-run onto a changed target: %v", err)
 	}
+}
+
+// killWhen terminates, from another session, the backends that match the
+// pg_stat_activity condition cond (with args) as soon as one does, then
+// runs after (when set). The channel says whether one was terminated; stop
+// ends the watch.
+func killWhen(t testing.TB, cond string, after func(), args ...any) (<-chan bool, context.CancelFunc) {
+	t.Helper()
+	watcher := srv.Conn(t, "postgres")
+	ctx, stop := context.WithTimeout(context.Background(), 2*time.Minute)
+	killed := make(chan bool, 1)
+	go func() {
+		for ctx.Err() == nil {
+			var n int
+			err := watcher.QueryRow(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "+cond, args...).Scan(&n)
+			if err != nil || n > 0 {
+				if after != nil {
+					after()
+				}
+				killed <- n > 0
+				return
+			}
+		}
+		killed <- false
+	}()
+	return killed, stop
 }

@@ -446,7 +446,11 @@ func prepare(ctx context.Context, r *running, opts Options, lockedBefore bool) e
 		}
 		// Every table is there: a re-run after a migration that did
 		// commit (its answer lost, say) is a success once verified.
-		trs, err := compareTables(ctx, r.conn, r.srcs, r.plan, opts)
+		cp, err := adaptToTarget(ctx, r.conn, r.plan)
+		if err != nil {
+			return err
+		}
+		trs, err := compareTables(ctx, r.conn, r.srcs, cp, opts)
 		if err != nil {
 			return err
 		}

@@ -86,6 +86,9 @@ func verifyJob(ctx context.Context, job Job, opts Options) (DatabaseReport, erro
 		defer cancel()
 		_ = tx.Rollback(cctx)
 	}()
+	if plan, err = adaptToTarget(ctx, tx, plan); err != nil {
+		return dr, err
+	}
 	dr.Tables, err = compareTables(ctx, tx, srcs, plan, opts)
 	return dr, err
 }
