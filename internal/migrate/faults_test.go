@@ -350,3 +350,29 @@ func killWhen(t testing.TB, cond string, after func(), args ...any) (<-chan bool
 	}()
 	return killed, stop
 }
+
+// TestLostCommitRolledBack kills the backend just before COMMIT is sent:
+// the client sees the connection drop at COMMIT, a new connection finds
+// the transaction aborted, and the report says it was rolled back (issue
+// 16 item 9).
+func TestLostCommitRolledBack(t *testing.T) {
+	ctx := context.Background()
+	path := genCore(t, 2000)
+	e := newEnv(t)
+	te := e.targetWithApp(t, "migrate-commit-rollback")
+	opts := testOptions()
+	opts.beforeCommit = func() {
+		_ = srv.Exec(ctx, "postgres", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'migrate-commit-rollback'")
+	}
+	_, err := Run(ctx, []Job{{Target: te.target(t), Sources: []Source{{Label: "core", Path: path}}}}, opts)
+	if err == nil || !strings.Contains(err.Error(), "a new connection found the transaction rolled back: nothing of it was committed") {
+		t.Fatalf("err = %v", err)
+	}
+	waitNoLocks(t, e.db)
+	if n := tableCount(t, e.db); n != 0 {
+		t.Fatalf("%d tables after a rolled-back COMMIT", n)
+	}
+	if _, err := Run(ctx, []Job{{Target: e.target(t), Sources: []Source{{Label: "core", Path: path}}}}, testOptions()); err != nil {
+		t.Fatalf("re-run: %v", err)
+	}
+}

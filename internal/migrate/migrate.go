@@ -49,6 +49,8 @@ type Options struct {
 	ConfirmDrop func(ctx context.Context, d DropPlan) error
 	Progress    Progress  // nil: no progress display
 	Log         io.Writer // messages while waiting for the lock; nil discards them
+	// beforeCommit, in tests, runs just before each COMMIT is sent.
+	beforeCommit func()
 }
 
 // DropPlan is what --drop-all is about to drop in one target database.

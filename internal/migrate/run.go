@@ -226,6 +226,9 @@ func Run(ctx context.Context, jobs []Job, opts Options) (rep *Report, err error)
 		if err := r.tx.QueryRow(ctx, "SELECT txid_current()").Scan(&xid); err != nil {
 			return nil, fmt.Errorf("reading the migration's transaction id: %w", err)
 		}
+		if opts.beforeCommit != nil {
+			opts.beforeCommit()
+		}
 		err := r.tx.Commit(ctx)
 		r.phase("commit", start)
 		if err != nil {

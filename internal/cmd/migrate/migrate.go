@@ -65,7 +65,13 @@ BOOLEAN, DATETIME/TIMESTAMP and DATE become boolean, timestamptz and date.
 Rows are streamed with COPY in one transaction per target database; keys,
 indexes and foreign keys follow the data; every table's row count and
 checksum are compared with SQLite before anything is committed. A value that
-cannot be copied unchanged stops the run with its table, row and column.`,
+cannot be copied unchanged stops the run with its table, row and column.
+
+When the target already holds Connect's own tables, empty (Connect was
+started once against the empty database, then stopped), the data is loaded
+into them instead: columns matched by name, values converted to each
+column's type, the target's keys and defaults kept. --dry-run with a target
+shows that mapping. A re-run onto a complete, verified copy writes nothing.`,
 		Example: `  # See the schema, the row counts and any bad data; writes nothing
   connectdb migrate --dry-run
 
