@@ -6,6 +6,7 @@ package showlocks
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -151,7 +152,15 @@ func runShowLocks(ctx context.Context, opts *ShowLocksOptions) error {
 func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, asJSON bool) error {
 	w := bufio.NewWriterSize(io.Out, 64<<10)
 	if asJSON {
-		if err := cmdutil.WriteJSON(w, rep); err != nil {
+		if opts.Watch > 0 {
+			// One compact object per line (JSON Lines), so that a reader
+			// can take each refresh as it comes.
+			enc := json.NewEncoder(w)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(rep); err != nil {
+				return fmt.Errorf("writing JSON output: %w", err)
+			}
+		} else if err := cmdutil.WriteJSON(w, rep); err != nil {
 			return err
 		}
 		return w.Flush()
