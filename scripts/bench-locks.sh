@@ -20,6 +20,7 @@
 #   PAIRS=51 scripts/bench-locks.sh
 #   PSQL=/path/to/native/psql scripts/bench-locks.sh
 #   CONNECTDB_TEST_PG=15 scripts/bench-locks.sh   # server major (default 17)
+#   CONNECTDB_BIN=/tmp/old/connectdb scripts/bench-locks.sh   # another build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pairs="${PAIRS:-21}"
@@ -51,7 +52,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-CGO_ENABLED=0 go build -trimpath -o "$tmp/connectdb" ./cmd/connectdb
+if [ -n "${CONNECTDB_BIN:-}" ]; then
+	cp "$CONNECTDB_BIN" "$tmp/connectdb"
+else
+	CGO_ENABLED=0 go build -trimpath -o "$tmp/connectdb" ./cmd/connectdb
+fi
 go build -o "$tmp/benchserver" ./internal/locks/lockstest/benchserver
 mkfifo "$tmp/stdin"
 "$tmp/benchserver" <"$tmp/stdin" >"$tmp/url" 2>"$tmp/server.log" &
