@@ -174,7 +174,15 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 		return w.Flush()
 	}
 	if asJSON {
-		if err := cmdutil.WriteJSON(w, rep); err != nil {
+		if opts.Watch > 0 {
+			// One compact object per line (JSON Lines), so that a reader
+			// can take each refresh as it comes.
+			enc := json.NewEncoder(w)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(rep); err != nil {
+				return fmt.Errorf("writing JSON output: %w", err)
+			}
+		} else if err := cmdutil.WriteJSON(w, rep); err != nil {
 			return err
 		}
 		return w.Flush()
@@ -287,8 +295,9 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 
 	connectHeld := false
 	lastDB := ""
-	var plain []int
-	var mine []int
+	var plain, mine []int
+	var line []byte
+	connectTag := "  " + cs.Bold("[Connect's upgrade lock]")
 	for _, h := range order {
 		if rep.AllDatabases && h.db != lastDB {
 			fmt.Fprintf(w, "\n== database %s ==\n", h.db)
@@ -312,15 +321,16 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 				plain = append(plain, i)
 				continue
 			}
-			tag := ""
+			line = append(l.Key.Append(append(line[:0], "  holds "...)), ' ')
+			line = append(line, l.Mode...)
 			switch l.Connect {
 			case locks.ConnectLock:
-				tag = "  " + cs.Bold("[Connect's upgrade lock]")
+				line = append(line, connectTag...)
 				connectHeld = true
 			case locks.PossiblyConnect:
-				tag = "  [possibly Connect's upgrade lock]"
+				line = append(line, "  [possibly Connect's upgrade lock]"...)
 			}
-			fmt.Fprintf(w, "  holds %s %s%s\n", l.Key, l.Mode, tag)
+			w.Write(append(line, '\n'))
 			for _, o := range mine {
 				fmt.Fprintf(w, "    └ waiting: %s\n", waiterLine(rep, rep.Locks[o]))
 			}
