@@ -25,4 +25,4 @@ trap 'rm -rf "$dir"' EXIT
 CGO_ENABLED=0 go build -trimpath -o "$dir/connectdb" ./cmd/connectdb
 CONNECTDB_BIN="$dir/connectdb" CONNECTDB_PSQL="$native/psql" CONNECTDB_PG_ISREADY="$native/pg_isready" \
 	go test -run '^$' -bench BenchmarkCheckVsPsql -benchtime "${ROUNDS:-40}x" -count=1 -v ./internal/check \
-	| grep -E 'rounds:|psql:|^ok|FAIL' | grep -v ' 1 rounds:'
+	| grep -E 'rounds:|psql:|^ok|FAIL' | grep -v ' 1 rounds:' | awk '!seen[$0]++'
