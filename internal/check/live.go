@@ -65,6 +65,8 @@ type facts struct {
 
 func (f facts) major() int { return f.VersionNum / 10000 }
 
+// factsQuery is sent in one round trip (QueryExecModeExec: an unnamed
+// statement, no prepare), which also holds behind a transaction pooler.
 const factsQuery = `SELECT current_setting('server_version_num')::int,
   split_part(current_setting('server_version'), ' ', 1),
   pg_is_in_recovery(),
@@ -135,19 +137,7 @@ func checkConnect(lc *liveCtx) Outcome {
 	ctx, cancel := lc.bounded()
 	defer cancel()
 	start := time.Now()
-	// Every query of the check is sent once: the simple protocol does it in
-	// one round trip (no prepare), and holds behind a transaction pooler,
-	// where a prepared statement may be missing on the next backend.
-	t := *lc.target
-	t.Config = lc.target.Config.Copy()
-	t.Config.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
-	if t.Config.RuntimeParams == nil {
-		t.Config.RuntimeParams = map[string]string{}
-	}
-	if _, set := t.Config.RuntimeParams["client_encoding"]; !set {
-		t.Config.RuntimeParams["client_encoding"] = "UTF8" // the simple protocol needs it (a SQL_ASCII database defaults to SQL_ASCII)
-	}
-	conn, err := t.Connect(ctx, lc.env.opts.Timeout)
+	conn, err := lc.target.Connect(ctx, lc.env.opts.Timeout)
 	if err != nil {
 		if lc.target.Token != nil {
 			// Azure service principal: token and Entra login failures first.
@@ -167,7 +157,7 @@ func checkConnect(lc *liveCtx) Outcome {
 	}
 	took := time.Since(start)
 	lc.reached = true
-	if err := conn.QueryRow(ctx, factsQuery, lc.schemaName()).Scan(&lc.facts.VersionNum, &lc.facts.ServerVersion, &lc.facts.InRecovery,
+	if err := conn.QueryRow(ctx, factsQuery, pgx.QueryExecModeExec, lc.schemaName()).Scan(&lc.facts.VersionNum, &lc.facts.ServerVersion, &lc.facts.InRecovery,
 		&lc.facts.DefaultRO, &lc.facts.Encoding, &lc.facts.CurrentUser, &lc.facts.Database, &lc.facts.CurrentSchema,
 		&lc.facts.SearchPath, &lc.facts.EffectiveSchemas, &lc.facts.BackendPID, &lc.facts.ServerPort,
 		&lc.facts.SchemaOwner, &lc.facts.SchemaMember, &lc.facts.Timeouts, &lc.facts.Superuser, &lc.facts.MaxConnections, &lc.facts.SuperReserved, &lc.facts.Reserved,
