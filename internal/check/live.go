@@ -18,6 +18,7 @@ import (
 	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/pool"
 	"github.com/connectdb/connectdb/internal/pool/probe"
+	"github.com/connectdb/connectdb/internal/target"
 )
 
 // Supported PostgreSQL majors, from Connect's admin guide.
@@ -40,7 +41,8 @@ type facts struct {
 	// EffectiveSchemas is current_schemas(false), comma-separated.
 	EffectiveSchemas string
 	BackendPID       int
-	ServerPort       int // inet_server_port(), 0 over a Unix socket
+	Identity         string // probe.IdentitySQL
+	ServerPort       int    // inet_server_port(), 0 over a Unix socket
 	// SchemaOwner and SchemaMember describe the URL's schema (nil when
 	// it names none or the schema does not exist).
 	SchemaOwner  *string
@@ -73,7 +75,7 @@ const factsQuery = `SELECT current_setting('server_version_num')::int,
   current_setting('default_transaction_read_only'),
   (SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()),
   current_user::text, current_database()::text, current_schema()::text, current_setting('search_path'),
-  array_to_string(current_schemas(false), ','), pg_backend_pid(), coalesce(inet_server_port(), 0),
+  array_to_string(current_schemas(false), ','), pg_backend_pid(), coalesce(inet_server_port(), 0), ` + probe.IdentitySQL + `,
   (SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = $1),
   (SELECT pg_has_role(current_user, nspowner, 'MEMBER') FROM pg_namespace WHERE nspname = $1),
   ARRAY(SELECT name || '|' || setting || '|' || source FROM pg_settings
@@ -159,7 +161,7 @@ func checkConnect(lc *liveCtx) Outcome {
 	lc.reached = true
 	if err := conn.QueryRow(ctx, factsQuery, pgx.QueryExecModeExec, lc.schemaName()).Scan(&lc.facts.VersionNum, &lc.facts.ServerVersion, &lc.facts.InRecovery,
 		&lc.facts.DefaultRO, &lc.facts.Encoding, &lc.facts.CurrentUser, &lc.facts.Database, &lc.facts.CurrentSchema,
-		&lc.facts.SearchPath, &lc.facts.EffectiveSchemas, &lc.facts.BackendPID, &lc.facts.ServerPort,
+		&lc.facts.SearchPath, &lc.facts.EffectiveSchemas, &lc.facts.BackendPID, &lc.facts.ServerPort, &lc.facts.Identity,
 		&lc.facts.SchemaOwner, &lc.facts.SchemaMember, &lc.facts.Timeouts, &lc.facts.Superuser, &lc.facts.MaxConnections, &lc.facts.SuperReserved, &lc.facts.Reserved,
 		&lc.facts.OthersUsing, &lc.facts.HiddenOthers, &lc.facts.RoleConnLimit, &lc.facts.DBConnLimit, &lc.facts.SSL, &lc.facts.SSLVersion, &lc.facts.SSLCipher); err != nil {
 		_ = conn.Close(context.Background())
@@ -565,14 +567,39 @@ func hiddenCount(f facts) string {
 }
 
 // sameServerAsOther reports whether another target of this run is on the
-// same server, so both pools draw from one max_connections.
+// same server, so both pools draw from one max_connections. A target with
+// another host name or port is asked who it is: localhost and 127.0.0.1,
+// or a service name and its address, reach the same server.
 func (lc *liveCtx) sameServerAsOther() bool {
 	for _, t := range lc.env.opts.Targets {
-		if t != lc.target && t.Host == lc.target.Host && t.Port == lc.target.Port {
+		if t == lc.target {
+			continue
+		}
+		if t.Host == lc.target.Host && t.Port == lc.target.Port {
+			return true
+		}
+		if lc.facts.Identity != "" && lc.identityOf(t) == lc.facts.Identity {
 			return true
 		}
 	}
 	return false
+}
+
+// identityOf returns probe.IdentitySQL on t's server, "" when it cannot be
+// reached (its own scope reports why).
+func (lc *liveCtx) identityOf(t *target.Target) string {
+	ctx, cancel := lc.bounded()
+	defer cancel()
+	c, err := t.Connect(ctx, lc.env.opts.Timeout)
+	if err != nil {
+		return ""
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	id, err := probe.Identity(ctx, c)
+	if err != nil {
+		return ""
+	}
+	return id
 }
 
 func checkUpgradeLock(lc *liveCtx) Outcome {

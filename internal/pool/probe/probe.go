@@ -73,15 +73,18 @@ const settingsSQL = `SELECT current_setting('server_version'),
        current_setting('max_connections')::int,
        current_setting('superuser_reserved_connections')::int,
        coalesce(current_setting('reserved_connections', true), '0')::int,
-       ` + identityExpr
+       ` + IdentitySQL
 
-// identityExpr needs no privilege (pg_control_system() may need one).
-const identityExpr = `pg_postmaster_start_time()::text || ' port ' || current_setting('port')`
+// IdentitySQL is an expression that tells servers apart, whatever host
+// name, address or pooler reaches them: the postmaster's start time and
+// port (a standby has its own). It needs no privilege, unlike
+// pg_control_system().
+const IdentitySQL = `pg_postmaster_start_time()::text || ' port ' || current_setting('port')`
 
 // Identity returns the server identity of Facts.Identity over conn.
 func Identity(ctx context.Context, conn *pgx.Conn) (string, error) {
 	var id string
-	err := conn.QueryRow(ctx, "SELECT "+identityExpr, pgx.QueryExecModeSimpleProtocol).Scan(&id)
+	err := conn.QueryRow(ctx, "SELECT "+IdentitySQL, pgx.QueryExecModeSimpleProtocol).Scan(&id)
 	return id, err
 }
 
