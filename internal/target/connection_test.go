@@ -57,6 +57,17 @@ func resolveURL(t *testing.T, rawURL string, env map[string]string) *Target {
 	return set.Primary
 }
 
+// connectReport connects to tg, closes the connection and returns its report.
+func connectReport(t *testing.T, tg *Target) Connection {
+	t.Helper()
+	c, err := tg.Connect(context.Background(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close(context.Background())
+	return tg.Connection()
+}
+
 func connectErr(t *testing.T, tg *Target) *ConnectError {
 	t.Helper()
 	c, err := tg.Connect(context.Background(), 10*time.Second)
@@ -179,12 +190,7 @@ func TestMultiHost(t *testing.T) {
 	down := closedPort(t)
 	u := fmt.Sprintf("postgres://%s@127.0.0.1:%d,localhost:%d/%s?sslmode=require", role, down, srv.Port, db)
 	tg := resolveURL(t, u, map[string]string{"CONNECTDB_POSTGRES_PASSWORD": sentinel})
-	c, err := tg.Connect(context.Background(), 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Close(context.Background())
-	conn := tg.Connection()
+	conn := connectReport(t, tg)
 	wantHost := fmt.Sprintf("localhost:%d (127.0.0.1)", srv.Port)
 	if conn.Host != wantHost || !conn.Encrypted {
 		t.Errorf("reached %q (encrypted %v), want %q", conn.Host, conn.Encrypted, wantHost)
@@ -226,12 +232,7 @@ func TestUnixSocketForms(t *testing.T) {
 			if tg.Host != srv.SocketDir {
 				t.Errorf("host = %q, want %q", tg.Host, srv.SocketDir)
 			}
-			c, err := tg.Connect(context.Background(), 10*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Close(context.Background())
-			conn := tg.Connection()
+			conn := connectReport(t, tg)
 			if conn.Host != filepath.Join(srv.SocketDir, ".s.PGSQL."+strconv.Itoa(srv.Port)) {
 				t.Errorf("reached %q", conn.Host)
 			}
@@ -262,12 +263,7 @@ func TestTLSReport(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tg := resolveURL(t, tt.url, env)
-			c, err := tg.Connect(context.Background(), 10*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Close(context.Background())
-			conn := tg.Connection()
+			conn := connectReport(t, tg)
 			if conn.Encrypted != tt.encrypted || !strings.HasPrefix(conn.TLS, tt.tls) {
 				t.Errorf("tls = %q (encrypted %v), want %q", conn.TLS, conn.Encrypted, tt.tls)
 			}
