@@ -273,3 +273,29 @@ func TestTLSReport(t *testing.T) {
 		})
 	}
 }
+
+// TestPasswordSourceFromConfigFile: a password decrypted from the config
+// names the file and line it was set on.
+func TestPasswordSourceFromConfigFile(t *testing.T) {
+	keyPath, key := testKey(t)
+	role := srv.NewRole(t, sentinel)
+	db := srv.NewDatabase(t, role)
+	enc, err := key.Encrypt(sentinel, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "rstudio-connect.gcfg")
+	text := fmt.Sprintf("; Connect\n[Database]\nProvider = postgres\n\n[Postgres]\nURL = %q\nPassword = %s\n", noPasswordURL(role, db, "sslrootcert="+srv.CACertFile), enc)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := factory(t, "", map[string]string{"PGPASSWORD": "wrong"})
+	f.Globals.ConfigPath, f.Globals.ConfigExplicit, f.Globals.SecretKey = path, true, keyPath
+	set, err := Resolve(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn := connectReport(t, set.Primary); conn.Password != "from rstudio-connect.gcfg:7 (decrypted)" {
+		t.Errorf("password = %q", conn.Password)
+	}
+}

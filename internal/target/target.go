@@ -122,7 +122,7 @@ func Resolve(ctx context.Context, f *cmdutil.Factory) (*Set, error) {
 func FromConfig(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (*Set, error) {
 	g := f.Globals
 	resolver := &secrets.Resolver{PasswordFile: g.PasswordFile, KeyPath: g.SecretKey, Getenv: f.Getenv,
-		Where: func(setting string) string { return filepath.Base(cfg.Where(setting)) }}
+		Where: func(setting string) string { return shortWhere(cfg.Where(setting)) }}
 
 	if err := useLibpqEnv(f, cfg); err != nil {
 		return nil, err
@@ -237,6 +237,16 @@ func parseConfig(connString string) (*pgx.ConnConfig, error) {
 		sep = "&"
 	}
 	return pgx.ParseConfig(connString + sep + "passfile=")
+}
+
+// shortWhere shortens "/etc/rstudio-connect/rstudio-connect.gcfg:12" to
+// "rstudio-connect.gcfg:12" for a password source; other provenance (an
+// environment variable's name) is kept as is.
+func shortWhere(w string) string {
+	if strings.HasPrefix(w, "/") {
+		return filepath.Base(w)
+	}
+	return w
 }
 
 func displayPath(cfg *config.Config) string {
