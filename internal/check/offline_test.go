@@ -52,7 +52,10 @@ func TestOfflineChecks(t *testing.T) {
 		{"no pooler", ScopeConfig, "pool.pooler", nil, Skip, nil},
 		{"session pooler", ScopeConfig, "pool.pooler", func(in *Input) { in.Pooler = "session" }, Pass, nil},
 		{"transaction pooler", ScopeConfig, "pool.pooler", func(in *Input) { in.Pooler = "transaction" }, Warn, []string{"advisory lock", "pool_mode = session"}},
-		{"key missing", ScopeConfig, "secret.key", func(in *Input) { in.KeyError = "secret key file /x not found" }, Fail, []string{"not found", "--secret-key"}},
+		{"key unreadable by connectdb", ScopeConfig, "secret.key", func(in *Input) { in.KeyError = "permission denied reading secret key file /x" }, Warn, []string{"permission denied", "--secret-key"}},
+		{"two keys stop Connect", ScopeConfig, "secret.key", func(in *Input) {
+			in.KeyError, in.KeyBlocks = "both Server.EncryptionKeyFile and Server.EncryptionKey are set (...): Connect refuses to start with both; remove one of them", true
+		}, Fail, []string{"Connect refuses to start", "exactly one key"}},
 		{"key open to others", ScopeConfig, "secret.key", func(in *Input) {
 			in.Decrypt = func(string, string) (string, error) { return "", nil }
 			in.KeyWarnings = []string{"secret key file /k is readable by group or others (mode 0644); run chmod 600 /k"}
@@ -97,7 +100,16 @@ func TestOfflineChecks(t *testing.T) {
 		{"plain Password", ScopePrimary, "secret.password", func(in *Input) { in.Primary.Password = "hunter2" }, Warn, []string{"plain text"}},
 		{"encrypted no key", ScopePrimary, "secret.password", func(in *Input) {
 			in.Primary.Password = "lSrfWpPGtbb8Yl2bmUIlR5KbSuF61BY7Y6f2QLkM+pJ9LNWSvXAmdonq0KYZJ9s="
-		}, Fail, []string{"--secret-key"}},
+		}, Warn, []string{"--secret-key"}}, // connectdb's limit, not Connect's: the missing key is an input error (exit 2) when it connects
+		{"long alphanumeric password, no key", ScopePrimary, "secret.password", func(in *Input) {
+			in.Primary.Password = "Q7hLk2PzX9aVbN4mR8sT1uW6yC3dE5fG0jH2kL4nP6qS8tV0xZ2bD4fH6jK8mN0p"
+		}, Warn, []string{"could be a long plain-text password", "takes it as plain text"}},
+		{"long alphanumeric password, key", ScopePrimary, "secret.password", func(in *Input) {
+			in.Primary.Password = "Q7hLk2PzX9aVbN4mR8sT1uW6yC3dE5fG0jH2kL4nP6qS8tV0xZ2bD4fH6jK8mN0p"
+			in.Decrypt = func(string, string) (string, error) { return "", errors.New("wrong key") }
+		}, Warn, []string{"plain text in the config file (it does not decrypt"}},
+		{"placeholder", ScopePrimary, "url.placeholder", func(in *Input) { in.Primary.URL = "postgres://connect:{$}@db.example.com/connect" }, Fail, []string{"{$}", "1.8.2", "rscadmin encrypt-config-value"}},
+		{"placeholder encoded", ScopePrimary, "url.placeholder", func(in *Input) { in.Primary.URL = "postgres://connect:%7b%24%7d@db.example.com/connect" }, Fail, []string{"{$}"}},
 		{"encrypted no key offline", ScopePrimary, "secret.password", func(in *Input) {
 			in.Primary.Password = "lSrfWpPGtbb8Yl2bmUIlR5KbSuF61BY7Y6f2QLkM+pJ9LNWSvXAmdonq0KYZJ9s="
 			in.Offline = true

@@ -3,10 +3,8 @@
 package cmdutil
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os"
 )
 
 // Exit codes, documented in docs/exit-codes.md. Scripts depend on them: never
@@ -19,13 +17,6 @@ const (
 	// ExitInterrupted is 128+SIGINT, as shells report Ctrl-C.
 	ExitInterrupted = 130
 )
-
-// Interrupted reports whether ctx was cancelled by Ctrl-C (SIGINT), as
-// signal.NotifyContext reports it.
-func Interrupted(ctx context.Context) bool {
-	cause := context.Cause(ctx)
-	return cause != nil && cause.Error() == os.Interrupt.String()+" signal received"
-}
 
 // ExitError is an error that decides the process exit code. Its message is
 // printed as one line on stderr, prefixed with "connectdb: ".

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/connectdb/connectdb/internal/config"
 )
 
 // Environment variables the Resolver reads.
@@ -89,10 +91,13 @@ type Resolver struct {
 	// HomeDir holds .pgpass; empty means $HOME, then the user's home
 	// directory.
 	HomeDir string
-	// Where names where a config setting was set, such as
-	// "rstudio-connect.gcfg:12" or "CONNECT_POSTGRES_PASSWORD"; nil or ""
-	// means the setting's name is used.
-	Where func(setting string) string
+	// Config is Connect's configuration: where its key is (see FindKey)
+	// and where each setting's value came from. May be nil.
+	Config *config.Config
+
+	key    *FoundKey // found by findKey, once
+	keyErr error
+	looked bool
 }
 
 func (r *Resolver) getenv(name string) string {
@@ -102,12 +107,28 @@ func (r *Resolver) getenv(name string) string {
 	return r.Getenv(name)
 }
 
-// keyPath returns the secret key path to use, or "".
-func (r *Resolver) keyPath() string {
-	if r.KeyPath != "" {
-		return r.KeyPath
+// findKey finds Connect's secret key once (see FindKey).
+func (r *Resolver) findKey() (*FoundKey, error) {
+	if !r.looked {
+		path := r.KeyPath
+		if path == "" {
+			path = r.getenv(EnvSecretKey)
+		}
+		r.key, r.keyErr = FindKey(KeySearch{Path: path, Config: r.Config})
+		r.looked = true
 	}
-	return r.getenv(EnvSecretKey)
+	return r.key, r.keyErr
+}
+
+// from returns " (from ORIGIN)" for a setting of r.Config, or "".
+func (r *Resolver) from(setting string) string {
+	if r.Config == nil {
+		return ""
+	}
+	if o := r.Config.Origin(setting); o.Kind != config.FromDefault {
+		return " (from " + o.String() + ")"
+	}
+	return ""
 }
 
 // Password finds the password for target t. The sources, in order:
@@ -150,10 +171,14 @@ func (r *Resolver) Password(t Target, configValue, host, port, database, user st
 }
 
 // where names where setting was set, for Source.
+// where names where setting's value came from, as a password source:
+// "rstudio-connect.gcfg:12", "CONNECT_POSTGRES_PASSWORD",
+// "--env-file /etc/default/rstudio-connect:3", or the setting's name when
+// no config tells.
 func (r *Resolver) where(setting string) string {
-	if r.Where != nil {
-		if w := r.Where(setting); w != "" {
-			return w
+	if r.Config != nil {
+		if o := r.Config.Origin(setting); o.Kind != config.FromDefault {
+			return o.String()
 		}
 	}
 	return setting
@@ -171,30 +196,55 @@ func (r *Resolver) Decrypt(settingName, value string) (Secret, []string, error) 
 	return s, warnings, err
 }
 
-// decrypt decrypts a config value with the resolver's key. plainEnv, when
-// set, names the environment variable that can carry the plaintext.
+// decrypt turns a config value into the secret Connect would use. With a
+// key (see FindKey), a value that decrypts is ciphertext and any other is
+// plain text. Without one, only a value with the exact structure of
+// Connect's ciphertext (CiphertextShape) counts as encrypted, and that is
+// an error that says how to supply the key; a long letters-and-digits
+// value is used as plain text with a warning. plainEnv, when set, names
+// the environment variable that can carry the plaintext.
 func (r *Resolver) decrypt(setting, value, plainEnv string) (s Secret, decrypted bool, warnings []string, err error) {
 	plainHint := ""
 	if plainEnv != "" {
 		plainHint = fmt.Sprintf(", or give the plaintext password with %s or --password-file", plainEnv)
 	}
-	if !LooksEncrypted(value) {
-		warnings = append(warnings, fmt.Sprintf("%s does not look encrypted, so connectdb uses it as plain text; Connect expects a value encrypted with rscadmin configure --encrypt-config-value", setting))
+	named := setting + r.from(setting)
+	shape := CiphertextShape(value)
+	if shape == ShapePlain {
+		if r.Config == nil || !r.Config.Origin(setting).IsEnv() {
+			warnings = append(warnings, fmt.Sprintf("%s is plain text, not an encrypted value; Connect accepts it, but anyone who can read the config file can read it: encrypt it with rscadmin encrypt-config-value", named))
+		}
 		return NewSecret(value), false, warnings, nil
 	}
-	path := r.keyPath()
-	if path == "" {
-		return Secret{}, false, nil, fmt.Errorf("%s looks encrypted but no secret key was given; pass Connect's key file with --secret-key PATH or %s%s", setting, EnvSecretKey, plainHint)
+	var fk *FoundKey
+	var kerr error
+	if r.Config != nil || r.KeyPath != "" || r.getenv(EnvSecretKey) != "" {
+		fk, kerr = r.findKey()
 	}
-	key, warnings, err := LoadKey(path)
-	if err != nil {
-		return Secret{}, false, warnings, err
+	if fk != nil {
+		warnings = append(warnings, fk.Warnings...)
+		if p, err := fk.Key.Decrypt(value); err == nil {
+			return NewSecret(p), true, warnings, nil
+		}
+		if shape == ShapeCiphertext {
+			return Secret{}, false, warnings, fmt.Errorf("%s has the structure of an encrypted value but does not decrypt with the secret key from %s (%w): either it was encrypted with another key (pass this server's key with --secret-key, or encrypt it again with rscadmin encrypt-config-value) or it is a plain-text password shaped like ciphertext%s",
+				named, fk.From, ErrDecrypt, plainHint)
+		}
+		warnings = append(warnings, fmt.Sprintf("%s does not decrypt with the secret key from %s, so connectdb uses it as plain text; if it is an encrypted value, it was made with another key: encrypt it again with rscadmin encrypt-config-value on this server", named, fk.From))
+		return NewSecret(value), false, warnings, nil
 	}
-	p, err := key.Decrypt(value)
-	if err != nil {
-		return Secret{}, false, warnings, fmt.Errorf("could not decrypt %s with key %s: %w; pass the key file of this Connect server with --secret-key%s", setting, path, ErrDecrypt, plainHint)
+	if shape == ShapeCiphertext {
+		if kerr != nil {
+			return Secret{}, false, warnings, fmt.Errorf("%s is encrypted, but Connect's secret key could not be read: %w%s", named, kerr, plainHint)
+		}
+		return Secret{}, false, warnings, fmt.Errorf("%s is encrypted, but no secret key was found (looked at %s); pass Connect's key file with --secret-key PATH or %s%s", named, KeySearch{Config: r.Config}.Places(), EnvSecretKey, plainHint)
 	}
-	return NewSecret(p), true, warnings, nil
+	why := "no secret key was found"
+	if kerr != nil {
+		why = "Connect's secret key could not be read (" + kerr.Error() + ")"
+	}
+	warnings = append(warnings, fmt.Sprintf("%s could be a long plain-text password or an encrypted value, and %s, so connectdb uses it as plain text; if Connect decrypts it, pass the key with --secret-key", named, why))
+	return NewSecret(value), false, warnings, nil
 }
 
 // readPasswordFile returns the first line of path without its line ending.

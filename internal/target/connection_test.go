@@ -295,7 +295,7 @@ func TestPasswordSourceFromConfigFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if conn := connectReport(t, set.Primary); conn.Password != "from rstudio-connect.gcfg:7 (decrypted)" {
+	if conn := connectReport(t, set.Primary); conn.Password != "from "+path+":7 (decrypted)" {
 		t.Errorf("password = %q", conn.Password)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,16 +90,21 @@ func (s *Set) Targets() []*Target {
 // defaults are used.
 func LoadConfig(f *cmdutil.Factory) (*config.Config, error) {
 	g := f.Globals
-	cfg, err := config.Load(g.ConfigPath, f.IO.In)
+	cfg, err := f.ConfigOptions(g.ConfigPath).Load()
 	if err == nil {
 		return cfg, nil
 	}
 	if errors.Is(err, fs.ErrNotExist) && !g.ConfigExplicit && g.ConfigPath != "-" {
-		cfg := config.Default()
+		// No file: Connect's defaults and its environment (CONNECT_*),
+		// then, when neither names a database, the libpq environment.
+		cfg, err := f.ConfigOptions("").Load()
+		if err != nil {
+			return nil, cmdutil.UsageError(err)
+		}
 		if err := useLibpqEnv(f, cfg); err != nil {
 			return nil, err
 		}
-		if g.URL != "" {
+		if g.URL != "" || cfg.Postgres.URL != "" {
 			return cfg, nil
 		}
 		return nil, cmdutil.Usagef("no Connect config at %s; pass --config PATH or --url URL (or set PGHOST or PGSERVICE)", g.ConfigPath)
@@ -121,8 +125,7 @@ func Resolve(ctx context.Context, f *cmdutil.Factory) (*Set, error) {
 // factory's overrides.
 func FromConfig(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (*Set, error) {
 	g := f.Globals
-	resolver := &secrets.Resolver{PasswordFile: g.PasswordFile, KeyPath: g.SecretKey, Getenv: f.Getenv,
-		Where: func(setting string) string { return shortWhere(cfg.Where(setting)) }}
+	resolver := &secrets.Resolver{PasswordFile: g.PasswordFile, KeyPath: g.SecretKey, Getenv: f.Getenv, Config: cfg}
 
 	if err := useLibpqEnv(f, cfg); err != nil {
 		return nil, err
@@ -237,16 +240,6 @@ func parseConfig(connString string) (*pgx.ConnConfig, error) {
 		sep = "&"
 	}
 	return pgx.ParseConfig(connString + sep + "passfile=")
-}
-
-// shortWhere shortens "/etc/rstudio-connect/rstudio-connect.gcfg:12" to
-// "rstudio-connect.gcfg:12" for a password source; other provenance (an
-// environment variable's name) is kept as is.
-func shortWhere(w string) string {
-	if strings.HasPrefix(w, "/") {
-		return filepath.Base(w)
-	}
-	return w
 }
 
 func displayPath(cfg *config.Config) string {

@@ -13,9 +13,9 @@ import (
 )
 
 // TestSIGTERMRollsBack runs the real binary and sends it SIGTERM while it
-// copies: it must exit 1 saying it was interrupted, leave no table and no
+// copies: it must exit 143 saying it was interrupted, leave no table and no
 // advisory lock behind, and a re-run must succeed.
-func TestSIGTERMRollsBack(t *testing.T) { signalRollsBack(t, syscall.SIGTERM, 1) }
+func TestSIGTERMRollsBack(t *testing.T) { signalRollsBack(t, syscall.SIGTERM, 143) }
 
 // TestCtrlCRollsBack is the same with Ctrl-C (SIGINT), which exits 130.
 func TestCtrlCRollsBack(t *testing.T) { signalRollsBack(t, syscall.SIGINT, 130) }

@@ -56,7 +56,8 @@ func TestDocumentedExitCodes(t *testing.T) {
 			}
 			return code
 		},
-		130: func(t *testing.T) int { return ctrlC(t, srv.URL(role, "", db)) },
+		130: func(t *testing.T) int { return interrupt(t, srv.URL(role, "", db), syscall.SIGINT) },
+		143: func(t *testing.T) int { return interrupt(t, srv.URL(role, "", db), syscall.SIGTERM) },
 	}
 	for code := range documented {
 		t.Run(strconv.Itoa(code), func(t *testing.T) {
@@ -76,9 +77,10 @@ func TestDocumentedExitCodes(t *testing.T) {
 	}
 }
 
-// ctrlC runs the real binary's show-locks --watch and presses Ctrl-C once
-// it has drawn the first screen; it returns the exit code.
-func ctrlC(t *testing.T, url string) int {
+// interrupt runs the real binary's show-locks --watch and sends it sig
+// (Ctrl-C is SIGINT) once it has drawn the first screen; it returns the
+// exit code.
+func interrupt(t *testing.T, url string, sig syscall.Signal) int {
 	bin := filepath.Join(t.TempDir(), "connectdb")
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/connectdb/connectdb/cmd/connectdb").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -95,7 +97,7 @@ func ctrlC(t *testing.T, url string) int {
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		if regexp.MustCompile(`press Ctrl-C to stop`).MatchString(sc.Text()) {
-			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
 		}

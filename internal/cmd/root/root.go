@@ -58,16 +58,18 @@ PostgreSQL, and size connection pools for a cluster.`,
 	fl.StringVar(&g.InstrumentationURL, "instrumentation-url", "", "PostgreSQL URL overriding Postgres.InstrumentationURL")
 	fl.StringVar(&g.SecretKey, "secret-key", "", "Connect secret key file to decrypt encrypted settings (env CONNECTDB_SECRET_KEY)")
 	fl.StringVar(&g.PasswordFile, "password-file", "", "file whose first line is the database password")
+	fl.StringVar(&g.EnvFile, "env-file", "", "Connect's environment (CONNECT_* overrides) as KEY=VALUE lines, systemd EnvironmentFile syntax (env CONNECTDB_ENV_FILE)")
 	fl.StringVar(&g.AzureAuthorityHost, "azure-authority-host", "", "Entra ID authority for Azure service principal logins (env AZURE_AUTHORITY_HOST; default https://login.microsoftonline.com)")
 
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return cmdutil.Usagef("%v; see '%s --help'", err, c.CommandPath())
+		return cmdutil.Usagef("%v; see '%s --help'", explainFlagError(err), c.CommandPath())
 	})
 
 	cmd.AddCommand(version.NewCmdVersion(f))
 	for _, add := range subcommands {
 		cmd.AddCommand(add(f))
 	}
+	guardHelp(cmd)
 	showHonouredGlobals(cmd)
 	return cmd
 }
@@ -130,6 +132,7 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 		{"config", "CONNECTDB_CONFIG", &g.ConfigPath},
 		{"url", "CONNECTDB_URL", &g.URL},
 		{"secret-key", "CONNECTDB_SECRET_KEY", &g.SecretKey},
+		{"env-file", "CONNECTDB_ENV_FILE", &g.EnvFile},
 	}
 	for _, e := range envs {
 		if v := f.Getenv(e.env); v != "" && !fl.Changed(e.flag) {
@@ -141,8 +144,11 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 	if g.NoColor {
 		f.IO.SetColorEnabled(false)
 	}
-	if g.Timeout <= 0 {
-		return cmdutil.Usagef("--timeout must be positive, such as 10s or 1m")
+	if err := checkRanges(cmd); err != nil {
+		return err
+	}
+	if err := checkText(cmd, f.Getenv("CONNECTDB_URL")); err != nil {
+		return err
 	}
 	// Each command checks --output against the formats it takes.
 	return nil
@@ -151,7 +157,11 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 // Run executes connectdb with args and returns the process exit code. Errors
 // are printed as one line on stderr; nothing ever prints a stack trace.
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
-	cmd := NewCmdRoot(f)
+	return execute(ctx, f, NewCmdRoot(f), args)
+}
+
+// execute runs the command tree cmd with args; see Run.
+func execute(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args []string) int {
 	cmd.SetArgs(args)
 	reached := false
 	pre := cmd.PersistentPreRunE
@@ -159,15 +169,16 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 		reached = true
 		return pre(c, a)
 	}
-	err := cmd.ExecuteContext(ctx)
-	if cmdutil.Interrupted(ctx) {
-		// Ctrl-C: the command has stopped and rolled back what it started.
-		msg := "interrupted"
-		if err != nil && strings.TrimSpace(err.Error()) != "" && !errors.Is(err, context.Canceled) {
-			msg = strings.TrimSpace(err.Error())
+	ran, err := cmd.ExecuteContextC(ctx)
+	if in := interruption(ctx); in != nil {
+		// A signal ends every command the same way: one line saying so,
+		// and the shell's exit code for that signal (130, 143).
+		path := "connectdb"
+		if ran != nil {
+			path = ran.CommandPath()
 		}
-		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", oneLine(msg))
-		return cmdutil.ExitInterrupted
+		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", printable(oneLine(redactArgs(interruptedMessage(in, path, err), argTokens(args)))))
+		return in.ExitCode()
 	}
 	if err == nil {
 		return cmdutil.ExitOK
@@ -179,7 +190,13 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 		err = cmdutil.UsageError(err)
 	}
 	if msg := strings.TrimSpace(err.Error()); msg != "" {
-		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", oneLine(msg))
+		// Before the command ran, a message can quote any argument (a flag's
+		// value too); after, only positional arguments are Cobra's to quote.
+		toks := argTokens(args)
+		if reached && ran != nil {
+			toks = ran.Flags().Args()
+		}
+		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", printable(oneLine(redactArgs(msg, toks))))
 	}
 	return cmdutil.ExitCode(err)
 }

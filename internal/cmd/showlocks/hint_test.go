@@ -12,6 +12,7 @@ import (
 	"github.com/connectdb/connectdb/internal/cmd/showlocks"
 	"github.com/connectdb/connectdb/internal/cmdutil"
 	"github.com/connectdb/connectdb/internal/iostreams"
+	"github.com/connectdb/connectdb/internal/locks/lockstest"
 )
 
 // run runs connectdb with args and env, as a shell would.
@@ -71,6 +72,8 @@ func shellWords(t *testing.T, s string) []string {
 func TestHintsRunWhenPasted(t *testing.T) {
 	srv := showlocks.Server()
 	db := showlocks.StuckScenario(t)
+	// --stuck-after takes 1s at least: wait until the holder is idle longer.
+	lockstest.Until(t, srv, db, "EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'rstudio-connect' AND state = 'idle' AND state_change < now() - interval '1.5 seconds')")
 	noPW := strings.Replace(srv.SuperURL(db), ":"+srv.SuperPassword+"@", "@", 1)
 	cfg := filepath.Join(t.TempDir(), "it's connect.gcfg")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[Database]\nProvider = postgres\n[Postgres]\nURL = %q\n", noPW)), 0o600); err != nil {
@@ -82,7 +85,7 @@ func TestHintsRunWhenPasted(t *testing.T) {
 		"--config": {"--config", cfg},
 	} {
 		t.Run(name, func(t *testing.T) {
-			code, out := run(t, env, append([]string{"show-locks", "--lock-id", "4242", "--stuck-after", "1ns"}, args...)...)
+			code, out := run(t, env, append([]string{"show-locks", "--lock-id", "4242", "--stuck-after", "1s"}, args...)...)
 			if code != 0 {
 				t.Fatalf("show-locks exit %d:\n%s", code, out)
 			}

@@ -283,11 +283,15 @@ func loadConfig(f *cmdutil.Factory) (*config.Config, string, error) {
 		path = cmdutil.DefaultConfigPath
 	}
 	if !g.ConfigExplicit {
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			return config.Default(), "", nil
+		if _, err := os.Stat(f.ConfigOptions(path).HostPath(path)); errors.Is(err, fs.ErrNotExist) {
+			cfg, err := f.ConfigOptions("").Load() // defaults and Connect's environment
+			if err != nil {
+				return nil, "", cmdutil.UsageError(err)
+			}
+			return cfg, "", nil
 		}
 	}
-	cfg, err := config.Load(path, f.IO.In)
+	cfg, err := f.ConfigOptions(path).Load()
 	if err != nil {
 		return nil, "", cmdutil.UsageError(err)
 	}
@@ -298,7 +302,7 @@ func loadConfig(f *cmdutil.Factory) (*config.Config, string, error) {
 }
 
 func from(cfg *config.Config, path, key string) string {
-	if path != "" && cfg.IsSet(key) {
+	if (path != "" || cfg.Origin(key).IsEnv()) && cfg.IsSet(key) {
 		return cfg.Where(key)
 	}
 	return "default"
