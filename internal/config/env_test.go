@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -380,6 +381,40 @@ func TestEnvSecretsNeverPrinted(t *testing.T) {
 	for _, k := range readKeys {
 		if strings.Contains(c.Where(k), sentinel) {
 			t.Errorf("Where(%s) leaks", k)
+		}
+	}
+}
+
+// TestCutValueProperty: for random values written unquoted, gcfg's value
+// and CutValues agree: a value is reported cut exactly when a # or ; is
+// glued to what gcfg kept, and then quoting the whole value reads it back.
+func TestCutValueProperty(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	alphabet := "abcXYZ019@!/:?=&%#; "
+	for i := 0; i < 2000; i++ {
+		b := make([]byte, 1+rng.Intn(20))
+		for j := range b {
+			b[j] = alphabet[rng.Intn(len(alphabet))]
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" || v[0] == '#' || v[0] == ';' {
+			continue
+		}
+		c, err := Parse("t.gcfg", strings.NewReader("[Server]\nDataDir = "+v+"\n"))
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		kept := c.Server.DataDir
+		cutIdx := strings.IndexAny(v, "#;")
+		glued := cutIdx > 0 && v[cutIdx-1] != ' '
+		if got := len(c.CutValues) == 1; got != glued {
+			t.Fatalf("%q: kept %q, CutValues %+v, want cut=%v", v, kept, c.CutValues, glued)
+		}
+		if glued {
+			q, err := Parse("t.gcfg", strings.NewReader("[Server]\nDataDir = "+c.CutValues[0].Quoted+"\n"))
+			if err != nil || q.Server.DataDir != v || len(q.CutValues) != 0 {
+				t.Fatalf("%q: the quoted form %s reads %q (%v)", v, c.CutValues[0].Quoted, q.Server.DataDir, err)
+			}
 		}
 	}
 }
