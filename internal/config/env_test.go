@@ -418,3 +418,23 @@ func TestCutValueProperty(t *testing.T) {
 		}
 	}
 }
+
+// TestStdinBoundedByTimeout: --config - on a pipe that nobody writes to
+// ends with an error after --timeout instead of hanging.
+func TestStdinBoundedByTimeout(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	defer r.Close()
+	_, err = LoadOptions{Path: "-", Stdin: r, Timeout: 50 * time.Millisecond}.Load()
+	if err == nil || !strings.Contains(err.Error(), "did not arrive on standard input within 50ms") {
+		t.Errorf("err = %v", err)
+	}
+	// A config that does arrive is read.
+	c, err := LoadOptions{Path: "-", Stdin: strings.NewReader("[Database]\nProvider = postgres\n"), Timeout: time.Hour}.Load()
+	if err != nil || c.Database.Provider != "postgres" || c.Path != "<stdin>" {
+		t.Errorf("got %v, %v", c, err)
+	}
+}
