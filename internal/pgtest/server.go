@@ -88,7 +88,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if cred != nil {
-		if err := makeTraversable(bin); err != nil {
+		if err := checkReachable(bin, cred); err != nil {
 			return nil, err
 		}
 	}
@@ -382,23 +382,41 @@ func writeOwned(path string, data []byte, mode os.FileMode, cred *syscall.Creden
 	return chown(path, cred)
 }
 
-// makeTraversable gives "others" search permission on every folder above
-// dir, so the unprivileged server user can reach binaries cached inside a
-// checkout that root made (CI clones into private folders).
-func makeTraversable(dir string) error {
+// checkReachable reports whether the server account cred can reach dir:
+// every folder from / down to dir must be searchable by it. It never changes
+// a permission (widening a parent such as /root would expose far more than
+// the binaries); it names the folder in the way and the fix instead.
+func checkReachable(dir string, cred *syscall.Credential) error {
 	for d := dir; ; d = filepath.Dir(d) {
 		fi, err := os.Stat(d)
 		if err != nil {
 			return err
 		}
-		if fi.Mode().Perm()&0o001 == 0 {
-			if err := os.Chmod(d, fi.Mode().Perm()|0o001); err != nil {
-				return fmt.Errorf("pgtest: %s must be searchable by %s: %w", d, OSUser, err)
-			}
+		if !searchable(fi, cred) {
+			return fmt.Errorf("pgtest: the PostgreSQL binaries in %s are out of reach of user %s because %s is not searchable by it; "+
+				"set CONNECTDB_PG_CACHE to a folder every user can reach (the default for root is %s) and run the tests again",
+				dir, OSUser, d, rootCache)
 		}
 		if d == filepath.Dir(d) {
 			return nil
 		}
+	}
+}
+
+// searchable reports whether cred may search (x) the folder described by fi.
+func searchable(fi os.FileInfo, cred *syscall.Credential) bool {
+	perm := fi.Mode().Perm()
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return perm&0o001 != 0
+	}
+	switch {
+	case st.Uid == cred.Uid:
+		return perm&0o100 != 0
+	case st.Gid == cred.Gid:
+		return perm&0o010 != 0
+	default:
+		return perm&0o001 != 0
 	}
 }
 

@@ -199,7 +199,7 @@ func TestResolverUsesConnectsKey(t *testing.T) {
 	if err != nil || got.Secret.Reveal() != "the-password" || len(warnings) != 0 {
 		t.Fatalf("got %q, %q, %v", got.Secret.Reveal(), warnings, err)
 	}
-	if got.Source != "config Postgres.Password (from /etc/rstudio-connect/rstudio-connect.gcfg:3) (decrypted)" {
+	if got.Source != "/etc/rstudio-connect/rstudio-connect.gcfg:3 (decrypted)" {
 		t.Errorf("source %q", got.Source)
 	}
 }
@@ -230,7 +230,7 @@ func TestEnvPasswordIsNotNaggedAsPlainText(t *testing.T) {
 	r := &Resolver{Config: cfg, Getenv: func(string) string { return "" }}
 	got, warnings, err := r.Password(Primary, cfg.Postgres.Password, "h", "5432", "d", "c")
 	if err != nil || got.Secret.Reveal() != "helm-secret" || len(warnings) != 0 ||
-		got.Source != "config Postgres.Password (from CONNECT_POSTGRES_PASSWORD) (plain text)" {
+		got.Source != "CONNECT_POSTGRES_PASSWORD (plain text)" {
 		t.Errorf("got %q from %q, %q, %v", got.Secret.Reveal(), got.Source, warnings, err)
 	}
 }

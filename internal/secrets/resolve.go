@@ -45,26 +45,36 @@ func (t Target) env() string {
 	return EnvPassword
 }
 
+// Origin is the kind of place a password came from.
+type Origin int
+
+const (
+	OriginNone   Origin = iota
+	OriginFile          // --password-file
+	OriginEnv           // CONNECTDB_POSTGRES_PASSWORD or CONNECTDB_INSTRUMENTATION_PASSWORD
+	OriginConfig        // Postgres.Password or Postgres.InstrumentationPassword
+	OriginPGEnv         // PGPASSWORD
+	OriginPgpass        // ~/.pgpass or PGPASSFILE
+)
+
 // Resolved is a password and where it came from.
 type Resolved struct {
 	Secret Secret
-	// Source names the origin for messages, e.g. "--password-file",
-	// "env CONNECTDB_POSTGRES_PASSWORD", "config Postgres.Password
-	// (decrypted)", "PGPASSWORD" or "pgpass /root/.pgpass:3". It is empty
-	// when no password was found.
+	// Source names the origin for messages, to be read after "from": e.g.
+	// "--password-file /run/pw", "CONNECTDB_POSTGRES_PASSWORD",
+	// "rstudio-connect.gcfg:12 (decrypted)", "PGPASSWORD" or
+	// "~/.pgpass:3". It is empty when no password was found.
 	Source string
+	Origin Origin `json:"-"`
 }
 
 // Found reports whether a password was found.
 func (r Resolved) Found() bool { return r.Source != "" }
 
-// pgpassSource starts the Source of a password read from a pgpass file.
-const pgpassSource = "pgpass "
-
 // Fallback reports whether the password came from PGPASSWORD or a pgpass
 // file: like libpq, callers let a password written in the URL win over these.
 func (r Resolved) Fallback() bool {
-	return r.Source == EnvPGPassword || strings.HasPrefix(r.Source, pgpassSource)
+	return r.Origin == OriginPGEnv || r.Origin == OriginPgpass
 }
 
 // Resolver finds passwords. The zero value reads the real environment and
@@ -78,7 +88,8 @@ type Resolver struct {
 	KeyPath string
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
-	// HomeDir holds .pgpass; empty means the user's home directory.
+	// HomeDir holds .pgpass; empty means $HOME, then the user's home
+	// directory.
 	HomeDir string
 	// Config is Connect's configuration: where its key is (see FindKey)
 	// and where each setting's value came from. May be nil.
@@ -137,26 +148,40 @@ func (r *Resolver) Password(t Target, configValue, host, port, database, user st
 		if err != nil {
 			return Resolved{}, warnings, err
 		}
-		return Resolved{Secret: s, Source: "--password-file"}, warnings, nil
+		return Resolved{Secret: s, Source: "--password-file " + r.PasswordFile, Origin: OriginFile}, warnings, nil
 	}
 	if v := r.getenv(t.env()); v != "" {
-		return Resolved{Secret: NewSecret(v), Source: "env " + t.env()}, nil, nil
+		return Resolved{Secret: NewSecret(v), Source: t.env(), Origin: OriginEnv}, nil, nil
 	}
 	if configValue != "" {
 		s, decrypted, warnings, err := r.decrypt(t.setting(), configValue, t.env())
 		if err != nil {
 			return Resolved{}, warnings, err
 		}
-		src := "config " + t.setting() + r.from(t.setting()) + " (plain text)"
+		src := r.where(t.setting()) + " (plain text)"
 		if decrypted {
-			src = "config " + t.setting() + r.from(t.setting()) + " (decrypted)"
+			src = r.where(t.setting()) + " (decrypted)"
 		}
-		return Resolved{Secret: s, Source: src}, warnings, nil
+		return Resolved{Secret: s, Source: src, Origin: OriginConfig}, warnings, nil
 	}
 	if v := r.getenv(EnvPGPassword); v != "" {
-		return Resolved{Secret: NewSecret(v), Source: EnvPGPassword}, nil, nil
+		return Resolved{Secret: NewSecret(v), Source: EnvPGPassword, Origin: OriginPGEnv}, nil, nil
 	}
 	return r.pgpass(host, port, database, user)
+}
+
+// where names where setting was set, for Source.
+// where names where setting's value came from, as a password source:
+// "rstudio-connect.gcfg:12", "CONNECT_POSTGRES_PASSWORD",
+// "--env-file /etc/default/rstudio-connect:3", or the setting's name when
+// no config tells.
+func (r *Resolver) where(setting string) string {
+	if r.Config != nil {
+		if o := r.Config.Origin(setting); o.Kind != config.FromDefault {
+			return o.String()
+		}
+	}
+	return setting
 }
 
 // Decrypt decrypts the value of an encrypted setting such as
@@ -250,18 +275,48 @@ func readPasswordFile(path string) (Secret, []string, error) {
 	return NewSecret(line), warnings, nil
 }
 
-// pgpass looks the connection up in the libpq password file.
-func (r *Resolver) pgpass(host, port, database, user string) (Resolved, []string, error) {
-	path := r.getenv(EnvPGPassFile)
-	if path == "" {
-		home := r.HomeDir
-		if home == "" {
-			var err error
-			if home, err = os.UserHomeDir(); err != nil {
-				return Resolved{}, nil, nil
-			}
+// home returns the home directory: HomeDir, $HOME, or the account's.
+func (r *Resolver) home() string {
+	if r.HomeDir != "" {
+		return r.HomeDir
+	}
+	if h := r.getenv("HOME"); h != "" {
+		return h
+	}
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+// PgpassPath returns the libpq password file to read: PGPASSFILE, or
+// .pgpass in the home directory; "" when there is no home directory.
+func (r *Resolver) PgpassPath() string {
+	if p := r.getenv(EnvPGPassFile); p != "" {
+		return p
+	}
+	if h := r.home(); h != "" {
+		return filepath.Join(h, ".pgpass")
+	}
+	return ""
+}
+
+// tilde shortens a path inside the home directory to ~/..., as people
+// write it.
+func (r *Resolver) tilde(path string) string {
+	h := r.home()
+	if h != "" && h != "/" {
+		if rel, err := filepath.Rel(h, path); err == nil && !strings.HasPrefix(rel, "..") && rel != "." {
+			return "~/" + rel
 		}
-		path = filepath.Join(home, ".pgpass")
+	}
+	return path
+}
+
+// pgpass looks the connection up in the libpq password file. Like libpq, it
+// never uses a file that group or others may read, and says so.
+func (r *Resolver) pgpass(host, port, database, user string) (Resolved, []string, error) {
+	path := r.PgpassPath()
+	if path == "" {
+		return Resolved{}, nil, nil
 	}
 	st, err := os.Stat(path)
 	if err != nil {
@@ -271,7 +326,7 @@ func (r *Resolver) pgpass(host, port, database, user string) (Resolved, []string
 		return Resolved{}, []string{fmt.Sprintf("ignoring password file %s: it is not a plain file", path)}, nil
 	}
 	if st.Mode().Perm()&0o077 != 0 {
-		return Resolved{}, []string{fmt.Sprintf("ignoring password file %s: it is readable by group or others (mode %04o), which libpq refuses too; run chmod 600 %s", path, st.Mode().Perm(), path)}, nil
+		return Resolved{}, []string{fmt.Sprintf("ignoring password file %s: it is readable by group or others (mode %04o), so no command uses it (libpq and psql refuse it too); run chmod 600 %s", path, st.Mode().Perm(), path)}, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -285,5 +340,5 @@ func (r *Resolver) pgpass(host, port, database, user string) (Resolved, []string
 		}
 		return Resolved{}, nil, nil
 	}
-	return Resolved{Secret: e.Password, Source: fmt.Sprintf("%s%s:%d", pgpassSource, path, e.Line)}, nil, nil
+	return Resolved{Secret: e.Password, Source: fmt.Sprintf("%s:%d", r.tilde(path), e.Line), Origin: OriginPgpass}, nil, nil
 }

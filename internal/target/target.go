@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,6 +57,12 @@ type Target struct {
 	// Token, when set, supplies the password for every new connection.
 	Token    TokenFunc
 	Warnings []string // non-fatal findings while building the target
+
+	// passwordGiven is false when no source had a password: a server that
+	// asks for one then gets an empty one.
+	passwordGiven bool
+	mu            sync.Mutex
+	conn          Connection // the last Connect's findings, see Connection
 }
 
 // Set is what Resolve found.
@@ -139,6 +147,7 @@ func FromConfig(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (*S
 		if err != nil {
 			return nil, err
 		}
+		i.Warnings = slices.DeleteFunc(i.Warnings, func(w string) bool { return slices.Contains(p.Warnings, w) }) // say it once
 		set.Instrumentation, set.SharedMetrics = i, false
 	}
 	if azure.Configured(cfg.Postgres) {
@@ -180,15 +189,21 @@ func build(s setting, r *secrets.Resolver) (*Target, error) {
 	if err != nil {
 		return nil, cmdutil.Usagef("%s: %v", s.source, err)
 	}
-	cfg, err := pgx.ParseConfig(comb.ConnString)
+	cfg, err := parseConfig(comb.ConnString)
 	if err != nil {
 		return nil, cmdutil.Usagef("%s could not be turned into a connection (%v); run 'connectdb encode-url --check' to repair it", s.source, dsn.Redact(err.Error()))
+	}
+	given := separate != "" || info.HasPassword
+	if !given {
+		// pgx would fill in PGPASSWORD or an unchecked password file on its
+		// own; every password comes from secrets.Resolver instead.
+		cfg.Password = ""
 	}
 	t := &Target{
 		Kind: s.kind, Source: s.source, Redacted: dsn.Redact(s.raw),
 		User: cfg.User, Host: cfg.Host, Port: int(cfg.Port), Database: cfg.Database,
 		Schema: info.Schema, SSLMode: info.SSLMode, Config: cfg,
-		Warnings: append(warnings, comb.Warnings...),
+		Warnings: append(warnings, comb.Warnings...), passwordGiven: given,
 	}
 	if !info.SSLModeSet {
 		t.SSLMode = "require"
@@ -196,9 +211,20 @@ func build(s setting, r *secrets.Resolver) (*Target, error) {
 	if separate != "" {
 		t.PasswordSource = res.Source
 	} else if info.HasPassword {
-		t.PasswordSource = "inline in " + s.source
+		t.PasswordSource = "the URL in " + s.source
 	}
 	return t, nil
+}
+
+// parseConfig parses a connection string for pgx with password files
+// turned off: pgx reads ~/.pgpass and PGPASSFILE itself, without libpq's
+// mode check, unless passfile is set. An empty passfile names no file.
+func parseConfig(connString string) (*pgx.ConnConfig, error) {
+	sep := "?"
+	if strings.Contains(connString, "?") {
+		sep = "&"
+	}
+	return pgx.ParseConfig(connString + sep + "passfile=")
 }
 
 func displayPath(cfg *config.Config) string {
@@ -220,13 +246,31 @@ func (t *Target) Connect(ctx context.Context, timeout time.Duration) (*pgx.Conn,
 		}
 		cc.Password = tok
 	}
+	if !t.passwordGiven && t.Token == nil {
+		cc.Password = ""
+	}
+	var d dialLog
+	d.wrap(cc)
 	c, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
+		ec := t.errContext()
+		t.failed(err, ec)
 		return nil, &ConnectError{Kind: t.Kind, Redacted: t.Redacted, Err: err,
-			Cause: connerr.ClassifyFor(err, connerr.Context{User: t.User, Database: t.Database, Host: t.Host})}
+			Cause: connerr.ClassifyFor(err, ec), Hosts: t.Connection().FailedHosts}
 	}
+	t.describe(c, &d)
 	return c, nil
 }
+
+// errContext names the target for connerr's messages.
+func (t *Target) errContext() connerr.Context {
+	return connerr.Context{User: t.User, Database: t.Database, Host: t.Host,
+		NoPassword: !t.passwordGiven && t.Token == nil}
+}
+
+// Classify explains err, a failed Connect of t, with what t knows (such as
+// whether a password was given).
+func (t *Target) Classify(err error) connerr.Cause { return connerr.ClassifyFor(err, t.errContext()) }
 
 // ConnectError is a failed connection attempt, explained in plain words
 // with the change that fixes it. It unwraps to the driver's error.
@@ -234,11 +278,21 @@ type ConnectError struct {
 	Kind     Kind
 	Redacted string
 	Cause    connerr.Cause
-	Err      error
+	// Hosts lists each host tried and why it failed, when the URL names
+	// more than one or pgx tried one twice.
+	Hosts []HostFailure
+	Err   error
 }
 
 func (e *ConnectError) Error() string {
 	raw, _, _ := strings.Cut(e.Err.Error(), "\n")
+	if len(e.Hosts) > 1 {
+		var hs []string
+		for _, h := range e.Hosts {
+			hs = append(hs, h.Host+": "+strings.TrimSuffix(h.Summary, "."))
+		}
+		raw = "tried " + strings.Join(hs, "; ")
+	}
 	return fmt.Sprintf("cannot connect to the %s database %s: %s %s (%s)", e.Kind, e.Redacted,
 		strings.TrimSpace(e.Cause.Summary), strings.TrimSpace(e.Cause.Remedy), raw)
 }
@@ -260,7 +314,7 @@ func useAzure(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, set *
 	src := azure.NewTokenSource(creds, azure.WithTimeout(f.Globals.Timeout), azure.ContextClient(ctx))
 	set.Primary.Warnings = append(set.Primary.Warnings, warnings...)
 	for _, t := range set.Targets() {
-		if t.PasswordSource == "--password-file" {
+		if strings.HasPrefix(t.PasswordSource, "--password-file") {
 			t.Warnings = append(t.Warnings, "--password-file overrides the Azure service principal set in "+cfg.Where(azure.SettingClientID)+" for the "+string(t.Kind)+" database")
 			continue
 		}

@@ -60,13 +60,14 @@ PostgreSQL, and size connection pools for a cluster.`,
 	fl.StringVar(&g.AzureAuthorityHost, "azure-authority-host", "", "Entra ID authority for Azure service principal logins (env AZURE_AUTHORITY_HOST; default https://login.microsoftonline.com)")
 
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return cmdutil.Usagef("%v; see '%s --help'", err, c.CommandPath())
+		return cmdutil.Usagef("%v; see '%s --help'", explainFlagError(err), c.CommandPath())
 	})
 
 	cmd.AddCommand(version.NewCmdVersion(f))
 	for _, add := range subcommands {
 		cmd.AddCommand(add(f))
 	}
+	guardHelp(cmd)
 	return cmd
 }
 
@@ -101,8 +102,11 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 	if f.Getenv("NO_COLOR") != "" || g.NoColor {
 		f.IO.SetColorEnabled(false)
 	}
-	if g.Timeout <= 0 {
-		return cmdutil.Usagef("--timeout must be positive, such as 10s or 1m")
+	if err := checkRanges(cmd); err != nil {
+		return err
+	}
+	if err := checkText(cmd, f.Getenv("CONNECTDB_URL")); err != nil {
+		return err
 	}
 	switch g.Output {
 	case "text", "json", "junit", "github", "gcfg":
@@ -115,7 +119,11 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 // Run executes connectdb with args and returns the process exit code. Errors
 // are printed as one line on stderr; nothing ever prints a stack trace.
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
-	cmd := NewCmdRoot(f)
+	return execute(ctx, f, NewCmdRoot(f), args)
+}
+
+// execute runs the command tree cmd with args; see Run.
+func execute(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args []string) int {
 	cmd.SetArgs(args)
 	reached := false
 	pre := cmd.PersistentPreRunE
@@ -123,7 +131,17 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 		reached = true
 		return pre(c, a)
 	}
-	err := cmd.ExecuteContext(ctx)
+	ran, err := cmd.ExecuteContextC(ctx)
+	if in := interruption(ctx); in != nil {
+		// A signal ends every command the same way: one line saying so,
+		// and the shell's exit code for that signal (130, 143).
+		path := "connectdb"
+		if ran != nil {
+			path = ran.CommandPath()
+		}
+		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", printable(oneLine(redactArgs(interruptedMessage(in, path, err), argTokens(args)))))
+		return in.ExitCode()
+	}
 	if err == nil {
 		return cmdutil.ExitOK
 	}
@@ -134,7 +152,13 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 		err = cmdutil.UsageError(err)
 	}
 	if msg := strings.TrimSpace(err.Error()); msg != "" {
-		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", oneLine(msg))
+		// Before the command ran, a message can quote any argument (a flag's
+		// value too); after, only positional arguments are Cobra's to quote.
+		toks := argTokens(args)
+		if reached && ran != nil {
+			toks = ran.Flags().Args()
+		}
+		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", printable(oneLine(redactArgs(msg, toks))))
 	}
 	return cmdutil.ExitCode(err)
 }

@@ -70,6 +70,9 @@ state and query of other roles' sessions are hidden; show-locks says so.`,
 			if cmd.Flags().Changed("watch") && opts.Watch <= 0 {
 				return cmdutil.Usagef("--watch interval must be positive, such as 2s")
 			}
+			if err := locks.StuckAfterRange.Check(opts.StuckAfter); err != nil {
+				return cmdutil.UsageError(err)
+			}
 			return runShowLocks(cmd.Context(), opts)
 		},
 	}
@@ -80,7 +83,7 @@ state and query of other roles' sessions are hidden; show-locks says so.`,
 	fl.DurationVar(&opts.Watch, "watch", 0, "refresh every INTERVAL (default 2s) until Ctrl-C")
 	fl.Lookup("watch").NoOptDefVal = DefaultWatch.String()
 	fl.StringVar(&opts.ConnectUser, "connect-user", "", "Connect's database role, when --url logs in as another role (default: the URL's user)")
-	fl.DurationVar(&opts.StuckAfter, "stuck-after", locks.DefaultStuckAfter, "idle time after which a holder of Connect's lock looks stuck")
+	fl.DurationVar(&opts.StuckAfter, "stuck-after", locks.DefaultStuckAfter, "idle time after which a holder of Connect's lock looks stuck ("+locks.StuckAfterRange.String()+"; idle in a transaction: at least "+locks.FormatAge(locks.MinTransactionIdle)+")")
 	return cmd
 }
 
@@ -195,43 +198,57 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 		return
 	}
 
+	// Group the rows by holding session without copying them: 10,000
+	// locks are common, so the loop over rows does no formatting and no
+	// allocation per row beyond the index it keeps.
 	type dk struct {
 		db  string
 		key locks.Key
 	}
-	// holder is one session's granted rows.
+	// holder is one session's granted rows (indexes into rep.Locks).
 	type holder struct {
 		db      string
 		pid     int32
-		rows    []locks.ReportLock
+		rows    []int
 		connect bool
 	}
-	holders := map[dk]map[int32]bool{}
-	waiters := map[dk][]locks.ReportLock{}
+	waiters := map[dk][]int{}
+	for i := range rep.Locks {
+		if l := &rep.Locks[i]; !l.Granted {
+			k := dk{l.Database, l.Key}
+			waiters[k] = append(waiters[k], i)
+		}
+	}
+	// heldBy lists the holders of the keys someone waits for.
+	heldBy := make(map[dk][]int32, len(waiters))
 	type dbPID struct {
 		db  string
 		pid int32
 	}
 	byPID := map[dbPID]*holder{}
 	var order []*holder
-	for _, l := range rep.Locks {
-		k := dk{l.Database, l.Key}
+	var last *holder
+	for i := range rep.Locks {
+		l := &rep.Locks[i]
 		if !l.Granted {
-			waiters[k] = append(waiters[k], l)
 			continue
 		}
-		if holders[k] == nil {
-			holders[k] = map[int32]bool{}
+		if len(waiters) > 0 {
+			if k := (dk{l.Database, l.Key}); waiters[k] != nil {
+				heldBy[k] = append(heldBy[k], l.PID)
+			}
 		}
-		holders[k][l.PID] = true
-		hk := dbPID{l.Database, l.PID}
-		h := byPID[hk]
-		if h == nil {
-			h = &holder{db: l.Database, pid: l.PID}
-			byPID[hk] = h
-			order = append(order, h)
+		h := last
+		if h == nil || h.pid != l.PID || h.db != l.Database {
+			hk := dbPID{l.Database, l.PID}
+			if h = byPID[hk]; h == nil {
+				h = &holder{db: l.Database, pid: l.PID}
+				byPID[hk] = h
+				order = append(order, h)
+			}
+			last = h
 		}
-		h.rows = append(h.rows, l)
+		h.rows = append(h.rows, i)
 		h.connect = h.connect || l.Connect != locks.NotConnect
 	}
 	sort.SliceStable(order, func(i, j int) bool {
@@ -247,25 +264,29 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 
 	connectHeld := false
 	lastDB := ""
+	var plain []int
+	var mine []int
 	for _, h := range order {
 		if rep.AllDatabases && h.db != lastDB {
 			fmt.Fprintf(w, "\n== database %s ==\n", h.db)
 			lastDB = h.db
 		}
-		first := h.rows[0]
+		first := rep.Locks[h.rows[0]]
 		fmt.Fprintf(w, "\n%s\n", cs.Bold(holderTitle(first)))
 		sessionLines(w, rep, first, qlen)
-		var plain []string
-		for _, l := range h.rows {
-			ws := waiters[dk{l.Database, l.Key}]
-			var mine []locks.ReportLock
-			for _, o := range ws {
-				if slices.Contains(o.BlockedBy, l.PID) {
-					mine = append(mine, o)
+		plain = plain[:0]
+		for _, i := range h.rows {
+			l := &rep.Locks[i]
+			mine = mine[:0]
+			if len(waiters) > 0 {
+				for _, o := range waiters[dk{l.Database, l.Key}] {
+					if slices.Contains(rep.Locks[o].BlockedBy, l.PID) {
+						mine = append(mine, o)
+					}
 				}
 			}
 			if l.Connect == locks.NotConnect && len(mine) == 0 {
-				plain = append(plain, keyMode(l))
+				plain = append(plain, i)
 				continue
 			}
 			tag := ""
@@ -278,7 +299,7 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 			}
 			fmt.Fprintf(w, "  holds %s %s%s\n", l.Key, l.Mode, tag)
 			for _, o := range mine {
-				fmt.Fprintf(w, "    └ waiting: %s\n", waiterLine(rep, o))
+				fmt.Fprintf(w, "    └ waiting: %s\n", waiterLine(rep, rep.Locks[o]))
 			}
 		}
 		if len(plain) > 0 {
@@ -286,7 +307,7 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 			if len(plain) < len(h.rows) {
 				label = "also holds"
 			}
-			writeWrapped(w, "  "+label+": ", plain, 100)
+			writeKeys(w, "  "+label+": ", rep.Locks, plain, 100)
 		}
 		if h.connect && first.Verdict != nil {
 			fmt.Fprintf(w, "  verdict: %s\n", colorVerdict(cs, first.Verdict))
@@ -304,10 +325,10 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 		if l.Granted {
 			continue
 		}
-		k := dk{l.Database, l.Key}
+		held := heldBy[dk{l.Database, l.Key}]
 		direct := false
 		for _, b := range l.BlockedBy {
-			direct = direct || holders[k][b]
+			direct = direct || slices.Contains(held, b)
 		}
 		if !direct {
 			fmt.Fprintf(w, "\n%s %s: %s\n", cs.Yellow("not granted"), l.Key, waiterLine(rep, l))
@@ -332,36 +353,43 @@ func holderTitle(l locks.ReportLock) string {
 	return fmt.Sprintf("pid %d", l.PID)
 }
 
-// keyMode prints a key for the compact list: "4242", or "10,20(share)".
-func keyMode(l locks.ReportLock) string {
+// appendKeyMode appends a key for the compact list: "4242", or
+// "10,20(share)".
+func appendKeyMode(b []byte, l *locks.ReportLock) []byte {
+	b = l.Key.Append(b)
 	if l.Mode == "share" {
-		return l.Key.String() + "(share)"
+		b = append(b, "(share)"...)
 	}
-	return l.Key.String()
+	return b
 }
 
-// writeWrapped writes prefix and the words separated by spaces, wrapping
-// at width with continuation lines indented like the prefix.
-func writeWrapped(w io.Writer, prefix string, words []string, width int) {
-	var b strings.Builder
-	b.WriteString(prefix)
+// writeKeys writes prefix and the keys of the rows idx of ls separated by
+// spaces, wrapping at width with continuation lines indented like the
+// prefix, in one write and without a string per key.
+func writeKeys(w io.Writer, prefix string, ls []locks.ReportLock, idx []int, width int) {
+	b := make([]byte, 0, len(prefix)+len(idx)*12+len(idx)/8*len(prefix))
+	b = append(b, prefix...)
 	col := len(prefix)
-	indent := strings.Repeat(" ", len(prefix))
-	for i, word := range words {
-		if i > 0 {
-			if col+1+len(word) > width {
-				b.WriteString("\n" + indent)
-				col = len(indent)
+	var word [64]byte
+	for n, i := range idx {
+		wd := appendKeyMode(word[:0], &ls[i])
+		if n > 0 {
+			if col+1+len(wd) > width {
+				b = append(b, '\n')
+				for range len(prefix) {
+					b = append(b, ' ')
+				}
+				col = len(prefix)
 			} else {
-				b.WriteByte(' ')
+				b = append(b, ' ')
 				col++
 			}
 		}
-		b.WriteString(word)
-		col += len(word)
+		b = append(b, wd...)
+		col += len(wd)
 	}
-	b.WriteByte('\n')
-	io.WriteString(w, b.String())
+	b = append(b, '\n')
+	w.Write(b)
 }
 
 func plural(n int, one, many string) string {

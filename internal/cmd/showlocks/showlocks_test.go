@@ -29,7 +29,7 @@ func factory(url string, env map[string]string) (*cmdutil.Factory, *bytes.Buffer
 	io, _, out, errOut := iostreams.Test()
 	return &cmdutil.Factory{
 		IO:      io,
-		Globals: &cmdutil.Globals{Output: "text", Timeout: 10 * time.Second, URL: url},
+		Globals: &cmdutil.Globals{Output: "text", Timeout: time.Minute, URL: url},
 		Getenv:  func(k string) string { return env[k] },
 		Now:     time.Now,
 	}, out, errOut
@@ -48,7 +48,7 @@ var normalisers = []struct {
 	{regexp.MustCompile(`"(database_oid|server_version_num)": \d+`), `"$1": <n>`},
 	{regexp.MustCompile(`"virtualtransaction": "[^"]*"`), `"virtualtransaction": "<vxid>"`},
 	{regexp.MustCompile(`"blocked_by": \[\s*\d+\s*\]`), `"blocked_by": [<pid>]`},
-	{regexp.MustCompile(`\b\d+(s|m)\b`), "<age>"},
+	{regexp.MustCompile(`\b(\d+h\d\dm|\d+d\d+h|\d+(\.\d)?[sm])\b`), "<age>"},
 }
 
 func normalise(s string) string {
@@ -125,7 +125,7 @@ func TestShowLocksWithoutIDGuessesByUser(t *testing.T) {
 	if !strings.Contains(s, "[possibly Connect's upgrade lock]") || !strings.Contains(s, "only a guess") && !strings.Contains(s, "does not know Connect's lock ID") {
 		t.Fatalf("no guess marking:\n%s", s)
 	}
-	if !strings.Contains(s, "check again in a minute") {
+	if !strings.Contains(s, "it would look stuck in") {
 		t.Fatalf("fresh idle holder not judged recent:\n%s", s)
 	}
 	assertGolden(t, "guess.golden", s)
@@ -242,6 +242,24 @@ func TestShowLocksManyLocksWrap(t *testing.T) {
 	assertGolden(t, "many.golden", out.String())
 }
 
+// cancelOn passes writes to w and calls cancel once w holds s.
+type cancelOn struct {
+	w      *bytes.Buffer
+	s      string
+	cancel func()
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if strings.Contains(c.w.String(), c.s) {
+		c.cancel()
+	}
+	return n, err
+}
+
+// TestShowLocksFlags runs the command with flags. A --watch case stops as
+// soon as its first refresh is written (a condition, not a time limit: the
+// machine may be slow); the others end by themselves.
 func TestShowLocksFlags(t *testing.T) {
 	db := srv.NewDatabase(t, "")
 	for _, tc := range []struct {
@@ -253,15 +271,20 @@ func TestShowLocksFlags(t *testing.T) {
 		{[]string{"--watch=60ms"}, "Refreshing every 60ms", 0},
 		{[]string{"--watch"}, "Refreshing every 2s", 0},
 		{[]string{"--lock-id", "1,2"}, "Connect's upgrade lock: 1,2 (int4,int4, from --lock-id)", 0},
+		{[]string{"--stuck-after", "10m"}, "No advisory locks are held or awaited.", 0},
 		{[]string{"5s"}, "", cmdutil.ExitUsage},
 		{[]string{"--watch", "soon"}, "", cmdutil.ExitUsage},
+		{[]string{"--stuck-after", "-1m"}, "", cmdutil.ExitUsage},
+		{[]string{"--stuck-after", "0s"}, "", cmdutil.ExitUsage},
+		{[]string{"--stuck-after", "1000h"}, "", cmdutil.ExitUsage},
 	} {
 		f, out, _ := factory(srv.SuperURL(db), nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		f.IO.Out = &cancelOn{w: out, s: "Refreshing every", cancel: cancel}
 		cmd := NewCmdShowLocks(f)
 		cmd.SetArgs(tc.args)
 		cmd.SetOut(out)
 		cmd.SetErr(out)
-		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 		err := cmd.ExecuteContext(ctx)
 		cancel()
 		if code := cmdutil.ExitCode(err); code != tc.code {
@@ -269,6 +292,12 @@ func TestShowLocksFlags(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), tc.want) {
 			t.Errorf("%v: output lacks %q:\n%s", tc.args, tc.want, out)
+		}
+		if tc.code == cmdutil.ExitUsage && (err == nil || strings.Contains(err.Error(), "\n")) {
+			t.Errorf("%v: want a one-line error, got %q", tc.args, err)
+		}
+		if len(tc.args) == 2 && tc.args[0] == "--stuck-after" && tc.code != 0 && !strings.Contains(err.Error(), "--stuck-after must be between 1s and 720h") {
+			t.Errorf("%v: error does not name the flag and its range: %v", tc.args, err)
 		}
 	}
 }

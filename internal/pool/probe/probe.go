@@ -70,17 +70,25 @@ const settingsSQL = `SELECT current_setting('server_version'),
        current_setting('superuser_reserved_connections')::int,
        coalesce(current_setting('reserved_connections', true), '0')::int`
 
-// Only client backends take max_connections slots: background workers,
-// autovacuum and WAL senders have slots of their own. Without
-// pg_read_all_stats a role sees backend_type only for its own sessions; a
-// hidden row with a user is counted as a client (it may be a background
-// worker of that user, so the count errs on the safe side).
+// ClientSessions is a condition on pg_stat_activity that keeps every
+// session that may hold one of max_connections' slots, whether or not the
+// reading role may see its details. Only client backends take those slots:
+// background workers, autovacuum and WAL senders have slots of their own.
+// Without pg_read_all_stats a role sees backend_type only for its own
+// sessions, but datid and usesysid for all: a hidden row connected to a
+// database as a user is counted as a client (it may be a parallel worker of
+// that user, so the count errs on the safe side). Hidden rows without a
+// database (the logical replication launcher, physical WAL senders) or
+// without a user (checkpointer, autovacuum launcher) never take a slot.
+// Every query that counts sessions uses this one rule.
+const ClientSessions = `(backend_type = 'client backend' OR (backend_type IS NULL AND datid IS NOT NULL AND usesysid IS NOT NULL))`
+
 const clientsSQL = `SELECT coalesce(nullif(application_name, ''), '(none)'),
        coalesce(usename, '(none)'),
        count(*)::int,
        count(*) FILTER (WHERE backend_type IS NULL)::int
   FROM pg_stat_activity
- WHERE (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL))
+ WHERE ` + ClientSessions + `
    AND pid <> pg_backend_pid()
  GROUP BY 1, 2
  ORDER BY 3 DESC, 1, 2`
