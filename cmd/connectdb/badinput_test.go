@@ -486,14 +486,16 @@ func corpus() []badCase {
 	}{
 		{"connectdb-config-missing", []string{"check", "--offline"}, "CONNECTDB_CONFIG=" + fx.missing, 2, ""},
 		{"connectdb-config-fifo", []string{"check", "--offline"}, "CONNECTDB_CONFIG=" + fx.fifo, 2, "not a regular file"},
-		// check reports an unusable key as its secret.key check (exit 1).
-		{"connectdb-secret-key-dir", []string{"check", "--offline", "--config", fx.cfgEncrypted}, "CONNECTDB_SECRET_KEY=" + fx.dir, 1, ""},
-		{"connectdb-secret-key-garbage", []string{"check", "--offline", "--config", fx.cfgEncrypted}, "CONNECTDB_SECRET_KEY=" + fx.keyGarbage, 1, ""},
+		// A --secret-key/CONNECTDB_SECRET_KEY that does not load is
+		// connectdb's input, not a finding about Connect: exit 2.
+		{"connectdb-secret-key-dir", []string{"check", "--offline", "--config", fx.cfgEncrypted}, "CONNECTDB_SECRET_KEY=" + fx.dir, 2, "is a directory"},
+		{"connectdb-secret-key-garbage", []string{"check", "--offline", "--config", fx.cfgEncrypted}, "CONNECTDB_SECRET_KEY=" + fx.keyGarbage, 2, "neither hex nor base64"},
 		{"connectdb-url-not-url", []string{"show-locks"}, "CONNECTDB_URL=" + secretURL, 2, ""},
 		{"no-color-set", []string{"version", "--output", "yaml"}, "NO_COLOR=1", 2, "--output"},
 		{"postgres-password-env", []string{"show-locks", "--url", "postgres://connect@127.0.0.1:1/connect"}, "CONNECTDB_POSTGRES_PASSWORD=" + secretEnv, 3, ""},
 		{"connect-postgres-password-env", []string{"show-locks", "--url", "postgres://connect@127.0.0.1:1/connect"}, "CONNECT_POSTGRES_PASSWORD=" + secretEnv, 3, ""},
-		{"azure-authority-not-url", []string{"check", "--config", fx.cfgAzure}, "AZURE_AUTHORITY_HOST=not a url", 1, ""},
+		// A resolution error wins over findings in check (exit 2).
+		{"azure-authority-not-url", []string{"check", "--config", fx.cfgAzure}, "AZURE_AUTHORITY_HOST=not a url", 2, "authority host is not a URL"},
 		{"timeout-env-ignored", []string{"version"}, "CONNECTDB_TIMEOUT=" + secretArg, 0, ""},
 	} {
 		add(badCase{name: "env/" + c.name, args: c.args, env: []string{c.env}, code: c.code, want: c.want})

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -128,9 +129,10 @@ func runCheck(ctx context.Context, opts *CheckOptions) error {
 	if err != nil {
 		return err
 	}
-	if resolveErr != nil {
+	if resolveErr != nil && !sameFinding(rep) {
 		// Usage and resolution errors win over findings (exit 2): the
-		// report is shown, then the error.
+		// report is shown, then the error. A malformed URL is the one
+		// exception: its url.* failure is the finding (exit 1).
 		rep.InputError = resolveErr.Error()
 		if err := render(opts, rep); err != nil {
 			return err
@@ -290,4 +292,20 @@ func migrationFile(cfg *config.Config) string {
 		}
 	}
 	return ""
+}
+
+// urlFindings are the checks whose failure is the very reason the targets
+// cannot be built from a malformed URL: then the failure is the finding
+// (exit 1), not an input error.
+var urlFindings = []string{"url.placeholder", "url.parse", "url.encoding"}
+
+// sameFinding reports whether a failed URL check already explains why the
+// targets could not be built.
+func sameFinding(rep *engine.Report) bool {
+	for _, r := range rep.Results {
+		if r.Status == engine.Fail && r.Target != engine.ScopeConfig && slices.Contains(urlFindings, r.ID) {
+			return true
+		}
+	}
+	return false
 }
