@@ -435,3 +435,26 @@ func TestStdinBoundedByTimeout(t *testing.T) {
 		t.Errorf("got %v, %v", c, err)
 	}
 }
+
+// BenchmarkLoadWithOverrides: the realistic config plus a --env-file the
+// size of a `kubectl exec … env` dump and every CONNECT_* override.
+func BenchmarkLoadWithOverrides(b *testing.B) {
+	dir := b.TempDir()
+	var env strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&env, "KUBERNETES_VAR_%d=value-%d\n", i, i)
+	}
+	env.WriteString("CONNECT_POSTGRES_PASSWORD=\"s3cret # not a comment\"\n")
+	ef := filepath.Join(dir, "env")
+	if err := os.WriteFile(ef, []byte(env.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	proc := map[string]string{"CONNECT_DATABASE_MAXOPENCONNECTIONS": "40", "CONNECT_SERVER_DATADIR": "/data"}
+	opts := LoadOptions{Path: "testdata/rstudio-connect.gcfg", EnvFile: ef, Getenv: mapEnv(proc)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := opts.Load(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
