@@ -259,6 +259,9 @@ func regular(path, flag, what string, st os.FileInfo) error {
 	switch {
 	case st.IsDir():
 		return fmt.Errorf("%s %s is a directory; pass %s with the path of the file itself", what, path, flag)
+	case isDevNull(st):
+		// /dev/null is the usual way to say "an empty file": it never
+		// blocks and holds nothing.
 	case !st.Mode().IsRegular():
 		return fmt.Errorf("%s %s is not a regular file (it is a device, pipe or socket); pass %s with the path of a plain file, or \"-\" for standard input where allowed", what, path, flag)
 	case st.Size() > MaxFileSize:
@@ -277,4 +280,9 @@ func readCapped(r io.Reader, name, what string) ([]byte, error) {
 		return nil, fmt.Errorf("%s %s is larger than the %d MiB connectdb reads; check that it is a Connect config", what, name, MaxFileSize>>20)
 	}
 	return data, nil
+}
+
+func isDevNull(st os.FileInfo) bool {
+	null, err := os.Stat(os.DevNull)
+	return err == nil && os.SameFile(st, null)
 }

@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -76,7 +75,7 @@ failed, 2 unusable input, 3 no database could be reached.`,
 
 func runCheck(ctx context.Context, opts *CheckOptions) error {
 	f := opts.F
-	if err := f.CheckOutput("text", "json", "junit", "github"); err != nil {
+	if err := f.CheckOutput("text", "json", "junit", "github", "nagios"); err != nil {
 		return err
 	}
 	if opts.List {
@@ -92,7 +91,13 @@ func runCheck(ctx context.Context, opts *CheckOptions) error {
 	}
 	selected, unknown := engine.Select(opts.Only, opts.Skip)
 	if len(unknown) > 0 {
-		return cmdutil.Usagef("unknown check ID %s; run 'connectdb check --list' for the IDs", strings.Join(unknown, ", "))
+		var hints []string
+		for _, u := range unknown {
+			if s := engine.Suggest(u); s != "" {
+				hints = append(hints, "did you mean "+s+"? ")
+			}
+		}
+		return cmdutil.Usagef("unknown check %s %s; %srun 'connectdb check --list' for the IDs", plural(len(unknown), "ID", "IDs"), strings.Join(unknown, ", "), strings.Join(hints, ""))
 	}
 	lock, err := lockID(opts)
 	if err != nil {
@@ -129,15 +134,17 @@ func runCheck(ctx context.Context, opts *CheckOptions) error {
 	if err != nil {
 		return err
 	}
-	if resolveErr != nil && !sameFinding(rep) {
+	if resolveErr != nil {
 		// Usage and resolution errors win over findings (exit 2): the
-		// report is shown, then the error. A malformed URL is the one
-		// exception: its url.* failure is the finding (exit 1).
+		// report is shown, then the error.
 		rep.InputError = resolveErr.Error()
 		if err := render(opts, rep); err != nil {
 			return err
 		}
 		return resolveErr
+	}
+	if f.Globals.Output == "nagios" {
+		return writeNagios(opts, rep)
 	}
 	if err := render(opts, rep); err != nil {
 		return err
@@ -237,6 +244,9 @@ func buildInput(opts *CheckOptions, cfg *config.Config) *engine.Input {
 		PasswordKey: "Postgres.Password", Password: cfg.Postgres.Password, PasswordElsewhere: pwElsewhere}
 	if g.URL != "" {
 		in.Primary.URL, in.Primary.Source = g.URL, "--url"
+		if g.URLSource != "" {
+			in.Primary.Source = g.URLSource
+		}
 	}
 	iurl, isrc := cfg.Postgres.InstrumentationURL, source("Postgres.InstrumentationURL")
 	if g.InstrumentationURL != "" {
@@ -294,18 +304,9 @@ func migrationFile(cfg *config.Config) string {
 	return ""
 }
 
-// urlFindings are the checks whose failure is the very reason the targets
-// cannot be built from a malformed URL: then the failure is the finding
-// (exit 1), not an input error.
-var urlFindings = []string{"url.placeholder", "url.parse", "url.encoding"}
-
-// sameFinding reports whether a failed URL check already explains why the
-// targets could not be built.
-func sameFinding(rep *engine.Report) bool {
-	for _, r := range rep.Results {
-		if r.Status == engine.Fail && r.Target != engine.ScopeConfig && slices.Contains(urlFindings, r.ID) {
-			return true
-		}
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
 	}
-	return false
+	return many
 }
