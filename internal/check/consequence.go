@@ -150,7 +150,7 @@ func (r *Report) Verdict(strict bool) Verdict {
 	case !r.live:
 		v.Summary = "no offline finding stops Connect; the live checks did not run, so this does not prove that Connect reaches its database."
 	case c[Warn] > 0:
-		v.Summary = fmt.Sprintf("Connect would start; see the %d warnings above.", c[Warn])
+		v.Summary = fmt.Sprintf("Connect would start; see the %s above.", countWarnings(c[Warn]))
 	default:
 		v.Summary = "Connect would start with this configuration."
 	}

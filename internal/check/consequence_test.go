@@ -52,7 +52,7 @@ func TestVerdict(t *testing.T) {
 			false, FailsLater, "Connect would start, but could fail under load or later (pool.max-connections)", 1},
 		{"a warning of a blocking check is not a failure", Report{Provider: "postgres", live: true, Results: []Result{
 			res("pg.upgrade-lock", Warn, BlocksStart), res("pg.connect", Pass, BlocksStart)}},
-			false, "", "Connect would start; see the 1 warnings above.", 0},
+			false, "", "Connect would start; see the 1 warning above.", 0},
 		{"hygiene failure", Report{Provider: "postgres", live: true, Results: []Result{res("config.inline-comment", Fail, Hygiene)}},
 			false, Hygiene, "Connect would start; the failures above are hygiene", 1},
 		{"strict counts warnings", Report{Provider: "postgres", live: true, Results: []Result{res("url.sslmode", Warn, Hygiene)}},

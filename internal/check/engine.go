@@ -49,10 +49,13 @@ type TargetInfo struct {
 	Source string `json:"source,omitempty"`
 	URL    string `json:"url,omitempty"` // redacted
 	// PasswordSource says where the password came from, never the password:
-	// "config Postgres.Password (from CONNECT_POSTGRES_PASSWORD) (plain text)".
+	// "rstudio-connect.gcfg:12 (decrypted)", "CONNECT_POSTGRES_PASSWORD".
+	// Text shows it in the header when no connection report does.
 	PasswordSource string `json:"password_source,omitempty"`
 	Reached        bool   `json:"reached"`
 	ServerVersion  string `json:"server_version,omitempty"`
+	// Connection is the connection-setup report (see connection.go).
+	Connection *target.Connection `json:"connection,omitempty"`
 }
 
 // Report is the result of a run.
@@ -199,6 +202,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	wg.Wait()
 	for i := range runs {
+		infos[i].Connection = connectionInfo(runs[i].target, opts.LiveSkipReason)
 		rep.Results = append(rep.Results, results[i]...)
 		rep.Targets = append(rep.Targets, infos[i])
 	}
@@ -231,7 +235,7 @@ func (c Check) result(scope Scope, o Outcome) Result {
 	if k == "" {
 		k = c.consequenceOf()
 	}
-	return Result{ID: c.ID, Title: c.Title, Target: scope, Status: o.Status, Message: o.Message, Remedy: o.Remedy, Cause: o.Cause, Details: o.Details, Consequence: k}
+	return Result{ID: c.ID, Title: c.Title, Target: scope, Status: o.Status, Message: o.Message, Remedy: o.Remedy, Cause: o.Cause, Details: o.Details, Consequence: k, Perf: o.Perf}
 }
 
 func (e *runEnv) runScope(ctx context.Context, scope Scope, u *URLInput, t *target.Target, info *TargetInfo) []Result {

@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/connectdb/connectdb/internal/azure"
-	"github.com/connectdb/connectdb/internal/connerr"
 	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/pool"
 	"github.com/connectdb/connectdb/internal/pool/probe"
@@ -152,7 +151,7 @@ func checkConnect(lc *liveCtx) Outcome {
 		if o, ok := lc.refusedParameter(err); ok {
 			return o
 		}
-		c := connerr.ClassifyFor(err, connerr.Context{User: lc.target.User, Database: lc.target.Database, Host: lc.target.Host})
+		c := lc.target.Classify(err)
 		o := fail(c.Summary, c.Remedy)
 		o.Cause = c.ID
 		return o
@@ -174,8 +173,10 @@ func checkConnect(lc *liveCtx) Outcome {
 			"Check that the role may read pg_settings, pg_roles and pg_stat_activity (the defaults allow it).")
 	}
 	lc.conn = conn
-	return pass(fmt.Sprintf("Connected to database %s on %s:%d as %s.", lc.facts.Database, lc.target.Host, lc.target.Port, lc.facts.CurrentUser),
+	o := pass(fmt.Sprintf("Connected to database %s on %s as %s.", lc.facts.Database, reachedHost(lc.target), lc.facts.CurrentUser),
 		"connect time: "+took.Round(time.Millisecond).String())
+	o.Perf = connectPerf(took, lc.facts)
+	return o
 }
 
 func checkTLS(lc *liveCtx) Outcome {
@@ -184,10 +185,13 @@ func checkTLS(lc *liveCtx) Outcome {
 		return pass("Encrypted with "+f.SSLVersion+".", "cipher: "+f.SSLCipher)
 	}
 	if isLoopback(lc.target.Host) {
-		return pass("Not encrypted (sslmode=disable); acceptable on a loopback connection.")
+		return pass(titleCase(lc.target.Connection().TLS) + "; acceptable on a loopback connection or socket.")
 	}
-	return warn("The connection to "+lc.target.Host+" is not encrypted: the password and all data travel in clear.",
-		"Enable SSL on the server and remove sslmode=disable from "+lc.urlKey()+".")
+	remedy := "Enable SSL on the server and remove sslmode=disable from " + lc.urlKey() + "."
+	if m := lc.target.SSLMode; m != "disable" {
+		remedy = "Enable SSL on the server and set sslmode=require (or verify-full) in " + lc.urlKey() + " instead of sslmode=" + m + "."
+	}
+	return warn("The connection to "+lc.target.Host+" is "+lc.target.Connection().TLS+"; the password and all data travel in clear.", remedy)
 }
 
 func checkVersion(lc *liveCtx) Outcome {
@@ -501,7 +505,7 @@ func checkMaxConnections(lc *liveCtx) Outcome {
 	if maxOpen <= 0 {
 		return notApplicable("skipped: Database.MaxOpenConnections is " + strconv.Itoa(maxOpen) + " (unlimited), so no budget can be computed; see pool.max-open")
 	}
-	why := fmt.Sprintf("%d node(s) x MaxOpenConnections %d", in.Nodes, maxOpen)
+	why := fmt.Sprintf("%d %s x MaxOpenConnections %d", in.Nodes, plural(in.Nodes, "node", "nodes"), maxOpen)
 	shared := lc.scope == ScopePrimary && lc.env.opts.SharedMetrics
 	switch {
 	case shared:
@@ -614,10 +618,13 @@ func checkUpgradeLock(lc *liveCtx) Outcome {
 		return fail("Reading pg_locks failed: "+oneLine(err)+".", "Run the check again.")
 	}
 	held, waiting := locks.HeldBy(rows, *k), locks.Waiting(rows, *k)
-	if len(held) == 0 && len(waiting) == 0 {
-		return pass("Upgrade lock " + k.String() + " is free.")
-	}
 	now := time.Now()
+	perf := lockWaitPerf(now, waiting)
+	if len(held) == 0 && len(waiting) == 0 {
+		o := pass("Upgrade lock " + k.String() + " is free.")
+		o.Perf = perf
+		return o
+	}
 	var details []string
 	for _, l := range append(held, waiting...) {
 		state := "waits for"
@@ -636,6 +643,7 @@ func checkUpgradeLock(lc *liveCtx) Outcome {
 	}
 	o := warn(msg, "Run 'connectdb show-locks' to see who holds it; release it with 'connectdb release-locks' only when no Connect node is migrating.")
 	o.Details = details
+	o.Perf = perf
 	return o
 }
 

@@ -89,11 +89,14 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 			if t.Source != "" {
 				header += "  from " + t.Source
 			}
-			if t.PasswordSource != "" {
+			if t.PasswordSource != "" && t.Connection == nil {
 				header += ", password from " + t.PasswordSource
 			}
 		}
 		b.WriteString(cs.Bold(header) + "\n")
+		if gi > 0 {
+			writeConnection(&b, cs, r.Targets[gi-1].Connection)
+		}
 		width := 0
 		for _, res := range rs {
 			width = max(width, len(res.ID))
@@ -116,7 +119,7 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 		}
 	}
 	c := r.Counts()
-	fmt.Fprintf(&b, "\n%d passed, %d warnings, %d failed, %d skipped: %s\n", c[Pass], c[Warn], c[Fail], c[Skip], r.Verdict(o.Strict).Summary)
+	fmt.Fprintf(&b, "\n%d passed, %s, %d failed, %d skipped: %s\n", c[Pass], countWarnings(c[Warn]), c[Fail], c[Skip], r.Verdict(o.Strict).Summary)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -145,7 +148,7 @@ type junitSuites struct {
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
-	Skipped  int          `xml:"skipped,attr"`
+	Errors   int          `xml:"errors,attr"` // always 0; required by the JUnit schema (see internal/e2e)
 	Suites   []junitSuite `xml:"testsuite"`
 }
 
@@ -153,6 +156,7 @@ type junitSuite struct {
 	Name     string      `xml:"name,attr"`
 	Tests    int         `xml:"tests,attr"`
 	Failures int         `xml:"failures,attr"`
+	Errors   int         `xml:"errors,attr"`
 	Skipped  int         `xml:"skipped,attr"`
 	Cases    []junitCase `xml:"testcase"`
 }
@@ -207,7 +211,6 @@ func (r *Report) WriteJUnit(w io.Writer, strict bool) error {
 	for _, s := range top.Suites {
 		top.Tests += s.Tests
 		top.Failures += s.Failures
-		top.Skipped += s.Skipped
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
@@ -242,7 +245,7 @@ func (r *Report) WriteGitHub(w io.Writer, strict bool) error {
 		fmt.Fprintf(&b, "::%s title=%s::%s\n", kind, ghProperty(res.ID+" ("+string(res.Target)+")"), ghData(msg))
 	}
 	c := r.Counts()
-	fmt.Fprintf(&b, "connectdb check: %d passed, %d warnings, %d failed, %d skipped: %s\n", c[Pass], c[Warn], c[Fail], c[Skip], r.Verdict(strict).Summary)
+	fmt.Fprintf(&b, "connectdb check: %d passed, %s, %d failed, %d skipped: %s\n", c[Pass], countWarnings(c[Warn]), c[Fail], c[Skip], r.Verdict(strict).Summary)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

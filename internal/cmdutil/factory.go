@@ -24,6 +24,7 @@ type Globals struct {
 	NoColor            bool          // --no-color
 	Timeout            time.Duration // --timeout: bounds every network operation
 	URL                string        // --url, CONNECTDB_URL: overrides Postgres.URL
+	URLSource          string        // where URL came from when not --url, e.g. "libpq environment (PGHOST)"
 	InstrumentationURL string        // --instrumentation-url: overrides Postgres.InstrumentationURL
 	SecretKey          string        // --secret-key, CONNECTDB_SECRET_KEY
 	PasswordFile       string        // --password-file

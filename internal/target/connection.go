@@ -23,9 +23,9 @@ import (
 // secret. Commands print it once per target (see Lines and Notes); check
 // adds it to its JSON as "connection".
 type Connection struct {
-	Target Kind   `json:"target"`
+	Target Kind   `json:"-"`
 	From   string `json:"from"` // where the URL came from: "--url", "Postgres.URL (rstudio-connect.gcfg:3)", "libpq environment"
-	URL    string `json:"url"`  // redacted
+	URL    string `json:"-"`    // redacted
 	// Password says where the password came from: "from PGPASSWORD",
 	// "from ~/.pgpass:3", "none given".
 	Password string `json:"password"`
@@ -40,6 +40,7 @@ type Connection struct {
 	// TLS is the protocol version negotiated ("TLS 1.3"), or "not
 	// encrypted: <the reason>"; "" when no connection was made.
 	TLS      string   `json:"tls,omitempty"`
+	Cipher   string   `json:"cipher,omitempty"` // the TLS cipher suite
 	Warnings []string `json:"warnings"`
 }
 
@@ -86,7 +87,7 @@ func (c Connection) Summary() string {
 // Notes are the report as note lines for commands that print notes: the
 // summary first, then each warning.
 func (c Connection) Notes() []string {
-	return append([]string{"connection to the " + string(c.Target) + " database: " + c.Summary()}, c.Warnings...)
+	return append([]string{"connection to the " + string(c.Target) + " database (target from " + c.From + "): " + c.Summary()}, c.Warnings...)
 }
 
 // WriteText writes the report as an indented block.
@@ -109,12 +110,23 @@ func (c Connection) WriteText(w io.Writer, indent string) {
 // dialLog records the host names pgx resolves and the addresses it dials,
 // so a report can name the host that answered and each one that failed.
 type dialLog struct {
-	mu    sync.Mutex
-	names map[string]string // IP -> host name as written in the URL
+	mu     sync.Mutex
+	names  map[string][]string // IP -> host names that resolved to it
+	hosts  map[string]bool     // "host:port" of every host in the URL
+	failed []dialFailure
+}
+
+type dialFailure struct {
+	addr string
+	err  error
 }
 
 func (d *dialLog) wrap(cc *pgx.ConnConfig) {
-	d.names = map[string]string{}
+	d.names, d.hosts = map[string][]string{}, map[string]bool{}
+	d.hosts[net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))] = true
+	for _, fb := range cc.Fallbacks {
+		d.hosts[net.JoinHostPort(fb.Host, strconv.Itoa(int(fb.Port)))] = true
+	}
 	lookup := cc.LookupFunc
 	if lookup == nil {
 		lookup = net.DefaultResolver.LookupHost
@@ -123,12 +135,25 @@ func (d *dialLog) wrap(cc *pgx.ConnConfig) {
 		addrs, err := lookup(ctx, host)
 		d.mu.Lock()
 		for _, a := range addrs {
-			if _, ok := d.names[a]; !ok {
-				d.names[a] = host
+			if net.ParseIP(host) == nil {
+				d.names[a] = append(d.names[a], host)
 			}
 		}
 		d.mu.Unlock()
 		return addrs, err
+	}
+	dial := cc.DialFunc
+	if dial == nil {
+		dial = (&net.Dialer{}).DialContext
+	}
+	cc.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			d.mu.Lock()
+			d.failed = append(d.failed, dialFailure{addr, err})
+			d.mu.Unlock()
+		}
+		return c, err
 	}
 }
 
@@ -138,11 +163,13 @@ func (d *dialLog) name(addr string) string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	ip, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr // a Unix socket path
+	if err != nil || d.hosts[addr] {
+		return addr // a Unix socket path, or an address written in the URL
 	}
-	if h, ok := d.names[ip]; ok && h != ip {
-		return net.JoinHostPort(h, port) + " (" + ip + ")"
+	for _, h := range d.names[ip] {
+		if hp := net.JoinHostPort(h, port); d.hosts[hp] {
+			return hp + " (" + ip + ")"
+		}
 	}
 	return addr
 }
@@ -158,10 +185,16 @@ func (t *Target) describe(c *pgx.Conn, d *dialLog) {
 			r.Host = nc.RemoteAddr().String()
 		}
 	}
+	for _, f := range d.failed {
+		c := t.errContext()
+		c.Host = f.addr
+		cause := connerr.ClassifyFor(f.err, c)
+		r.FailedHosts = append(r.FailedHosts, HostFailure{Host: d.name(f.addr), Cause: cause.ID, Summary: cause.Summary})
+	}
 	if tc, ok := nc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		r.Encrypted = true
-		r.TLS = tls.VersionName(st.Version) + " (" + tls.CipherSuiteName(st.CipherSuite) + ")"
+		r.TLS, r.Cipher = tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite)
 	} else {
 		r.TLS = "not encrypted: " + t.plainReason(nc)
 	}

@@ -95,14 +95,19 @@ func LoadConfig(f *cmdutil.Factory) (*config.Config, error) {
 		return cfg, nil
 	}
 	if errors.Is(err, fs.ErrNotExist) && !g.ConfigExplicit && g.ConfigPath != "-" {
-		if g.URL != "" {
-			cfg, err := f.ConfigOptions("").Load() // defaults and Connect's environment
-			if err != nil {
-				return nil, cmdutil.UsageError(err)
-			}
+		// No file: Connect's defaults and its environment (CONNECT_*),
+		// then, when neither names a database, the libpq environment.
+		cfg, err := f.ConfigOptions("").Load()
+		if err != nil {
+			return nil, cmdutil.UsageError(err)
+		}
+		if err := useLibpqEnv(f, cfg); err != nil {
+			return nil, err
+		}
+		if g.URL != "" || cfg.Postgres.URL != "" {
 			return cfg, nil
 		}
-		return nil, cmdutil.Usagef("no Connect config at %s; pass --config PATH or --url URL", g.ConfigPath)
+		return nil, cmdutil.Usagef("no Connect config at %s; pass --config PATH or --url URL (or set PGHOST or PGSERVICE)", g.ConfigPath)
 	}
 	return nil, cmdutil.UsageError(err)
 }
@@ -122,10 +127,16 @@ func FromConfig(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (*S
 	g := f.Globals
 	resolver := &secrets.Resolver{PasswordFile: g.PasswordFile, KeyPath: g.SecretKey, Getenv: f.Getenv, Config: cfg}
 
+	if err := useLibpqEnv(f, cfg); err != nil {
+		return nil, err
+	}
 	primary := setting{kind: Primary, raw: cfg.Postgres.URL, source: "Postgres.URL (" + cfg.Where("Postgres.URL") + ")",
 		password: cfg.Postgres.Password, secretKind: secrets.Primary}
 	if g.URL != "" {
 		primary.raw, primary.source = g.URL, "--url"
+		if g.URLSource != "" {
+			primary.source = g.URLSource
+		}
 	}
 	if primary.raw == "" {
 		return nil, cmdutil.Usagef("no PostgreSQL URL: set Postgres.URL in %s or pass --url URL", displayPath(cfg))
@@ -135,6 +146,10 @@ func FromConfig(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (*S
 		return nil, err
 	}
 	set := &Set{Config: cfg, Primary: p, SharedMetrics: true}
+	if g.URLSource == "" && libpqChosen(f.Getenv) && (cfg.Path != "" || g.URL != "") {
+		p.Warnings = append(p.Warnings, "PGHOST or PGSERVICE is set but not used: the target comes from "+primary.source+
+			", as Connect itself ignores libpq's environment")
+	}
 
 	instr := setting{kind: Instrumentation, raw: cfg.Postgres.InstrumentationURL,
 		source:   "Postgres.InstrumentationURL (" + cfg.Where("Postgres.InstrumentationURL") + ")",

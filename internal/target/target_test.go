@@ -20,7 +20,13 @@ import (
 
 var srv *pgtest.Server
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, pgtest.Options{TLS: true}, &srv)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m, pgtest.Options{TLS: true}, &srv)
+	if plainSrv != nil {
+		plainSrv.Stop()
+	}
+	os.Exit(code)
+}
 
 const sentinel = "S3ntinel#p@ss/word?é"
 

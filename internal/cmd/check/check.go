@@ -75,7 +75,7 @@ failed, 2 unusable input, 3 no database could be reached.`,
 
 func runCheck(ctx context.Context, opts *CheckOptions) error {
 	f := opts.F
-	if err := f.CheckOutput("text", "json", "junit", "github"); err != nil {
+	if err := f.CheckOutput("text", "json", "junit", "github", "nagios"); err != nil {
 		return err
 	}
 	if opts.List {
@@ -91,7 +91,13 @@ func runCheck(ctx context.Context, opts *CheckOptions) error {
 	}
 	selected, unknown := engine.Select(opts.Only, opts.Skip)
 	if len(unknown) > 0 {
-		return cmdutil.Usagef("unknown check ID %s; run 'connectdb check --list' for the IDs", strings.Join(unknown, ", "))
+		var hints []string
+		for _, u := range unknown {
+			if s := engine.Suggest(u); s != "" {
+				hints = append(hints, "did you mean "+s+"? ")
+			}
+		}
+		return cmdutil.Usagef("unknown check %s %s; %srun 'connectdb check --list' for the IDs", plural(len(unknown), "ID", "IDs"), strings.Join(unknown, ", "), strings.Join(hints, ""))
 	}
 	lock, err := lockID(opts)
 	if err != nil {
@@ -136,6 +142,9 @@ func runCheck(ctx context.Context, opts *CheckOptions) error {
 			return err
 		}
 		return resolveErr
+	}
+	if f.Globals.Output == "nagios" {
+		return writeNagios(opts, rep)
 	}
 	if err := render(opts, rep); err != nil {
 		return err
@@ -235,6 +244,9 @@ func buildInput(opts *CheckOptions, cfg *config.Config) *engine.Input {
 		PasswordKey: "Postgres.Password", Password: cfg.Postgres.Password, PasswordElsewhere: pwElsewhere}
 	if g.URL != "" {
 		in.Primary.URL, in.Primary.Source = g.URL, "--url"
+		if g.URLSource != "" {
+			in.Primary.Source = g.URLSource
+		}
 	}
 	iurl, isrc := cfg.Postgres.InstrumentationURL, source("Postgres.InstrumentationURL")
 	if g.InstrumentationURL != "" {
@@ -290,4 +302,11 @@ func migrationFile(cfg *config.Config) string {
 		}
 	}
 	return ""
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -109,7 +109,7 @@ func TestConnectHostEnvOnlyPassword(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d (%s)\n%s", code, stderr, text)
 			}
-			for _, w := range []string{"PASS pg.connect", "PASS pg.privileges", "password from config Postgres.Password (" + want + ") (plain text)", "PASS secret.password"} {
+			for _, w := range []string{"PASS pg.connect", "PASS pg.privileges", "password: from " + strings.TrimPrefix(want, "from ") + " (plain text)", "PASS secret.password"} {
 				if !strings.Contains(text, w) {
 					t.Errorf("output lacks %q:\n%s", w, text)
 				}
@@ -118,7 +118,7 @@ func TestConnectHostEnvOnlyPassword(t *testing.T) {
 			if err := json.Unmarshal([]byte(js), &doc); err != nil {
 				t.Fatalf("%v\n%s", err, js)
 			}
-			if doc.ExitCode != 0 || len(doc.Targets) != 1 || !doc.Targets[0].Reached || !strings.Contains(doc.Targets[0].PasswordSource, want) {
+			if doc.ExitCode != 0 || len(doc.Targets) != 1 || !doc.Targets[0].Reached || !strings.Contains(doc.Targets[0].PasswordSource, strings.TrimPrefix(want, "from ")) {
 				t.Errorf("json %+v", doc.Targets)
 			}
 			noSecret(t, []string{sentinel}, text, js, stderr)

@@ -133,7 +133,7 @@ func runReleaseLocks(ctx context.Context, opts *ReleaseLocksOptions) error {
 	if rep.Candidates == nil {
 		rep.Candidates = []locks.Candidate{}
 	}
-	rep.Notes = append(rep.Notes, t.Warnings...)
+	rep.Notes = append(rep.Notes, t.Connection().Notes()...)
 	if rep.Notes == nil {
 		rep.Notes = []string{}
 	}

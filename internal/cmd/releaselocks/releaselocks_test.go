@@ -62,6 +62,7 @@ var normalisers = []struct {
 	{regexp.MustCompile(`\bdb_[a-z0-9_]+`), "<db>"},
 	{regexp.MustCompile(`\br_[a-z0-9_]+`), "<role>"},
 	{regexp.MustCompile(`:\d{4,5}/`), ":<port>/"},
+	{regexp.MustCompile(`(reached [0-9.]+):\d{4,5}`), "$1:<port>"},
 	{regexp.MustCompile(`\?[^ ,)"]*`), "?<params>"},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), "<time>"},
 	{regexp.MustCompile(`(pid|"pid":|blocked by pid) \d+`), "$1 <pid>"},

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/connectdb/connectdb/internal/buildinfo"
 	"github.com/connectdb/connectdb/internal/cmd/check"
@@ -68,7 +70,47 @@ PostgreSQL, and size connection pools for a cluster.`,
 		cmd.AddCommand(add(f))
 	}
 	guardHelp(cmd)
+	showHonouredGlobals(cmd)
+	registerCompletions(cmd)
 	return cmd
+}
+
+// targetGlobals are the global flags that choose and reach the database.
+var targetGlobals = []string{"config", "url", "secret-key", "password-file", "azure-authority-host", "timeout"}
+
+// honours lists the global flags each command reads; its help shows only
+// these (see docs/global-flags.md).
+var honours = map[string][]string{
+	"version":       {"output", "no-color"},
+	"encode-url":    {"output", "no-color", "password-file", "secret-key"},
+	"check":         append([]string{"output", "no-color", "instrumentation-url"}, targetGlobals...),
+	"size-pool":     append([]string{"output", "no-color", "instrumentation-url"}, targetGlobals...),
+	"migrate":       append([]string{"output", "no-color", "instrumentation-url"}, targetGlobals...),
+	"show-locks":    append([]string{"output", "no-color"}, targetGlobals...),
+	"release-locks": append([]string{"output", "no-color"}, targetGlobals...),
+}
+
+// showHonouredGlobals makes each command's help list only the global
+// flags the command honours.
+func showHonouredGlobals(root *cobra.Command) {
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if keep, ok := honours[c.Name()]; ok && c != root {
+			var hidden []*pflag.Flag
+			c.InheritedFlags().VisitAll(func(fl *pflag.Flag) {
+				if !fl.Hidden && !slices.Contains(keep, fl.Name) {
+					fl.Hidden = true
+					hidden = append(hidden, fl)
+				}
+			})
+			defer func() {
+				for _, fl := range hidden {
+					fl.Hidden = false
+				}
+			}()
+		}
+		help(c, args)
+	})
 }
 
 // subcommands lists the constructors of the database commands, in help order.
@@ -99,7 +141,8 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 		}
 	}
 	g.ConfigExplicit = fl.Changed("config") || f.Getenv("CONNECTDB_CONFIG") != ""
-	if f.Getenv("NO_COLOR") != "" || g.NoColor {
+	f.IO.ApplyColorEnv(f.Getenv)
+	if g.NoColor {
 		f.IO.SetColorEnabled(false)
 	}
 	if err := checkRanges(cmd); err != nil {
@@ -108,11 +151,7 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 	if err := checkText(cmd, f.Getenv("CONNECTDB_URL")); err != nil {
 		return err
 	}
-	switch g.Output {
-	case "text", "json", "junit", "github", "gcfg":
-	default:
-		return cmdutil.Usagef("--output %q is not a known format; use text or json", g.Output)
-	}
+	// Each command checks --output against the formats it takes.
 	return nil
 }
 
@@ -141,6 +180,9 @@ func execute(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args [
 		}
 		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", printable(oneLine(redactArgs(interruptedMessage(in, path, err), argTokens(args)))))
 		return in.ExitCode()
+	}
+	if code, ok := nagiosExit(f, err); ok {
+		return code
 	}
 	if err == nil {
 		return cmdutil.ExitOK

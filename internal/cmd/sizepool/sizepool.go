@@ -180,7 +180,7 @@ func runSizePool(ctx context.Context, opts *SizePoolOptions) error {
 			return err
 		}
 		rep.Target, rep.Facts = set.Primary.Redacted, &facts
-		rep.Notes = append(rep.Notes, set.Primary.Warnings...)
+		rep.Notes = append(rep.Notes, set.Primary.Connection().Notes()...)
 		in.Server = pool.Server{
 			MaxConnections: facts.MaxConnections, SuperuserReserved: facts.SuperuserReserved,
 			Reserved: facts.Reserved, Others: facts.Others(), Reserve: opts.Reserve,
