@@ -385,6 +385,7 @@ func prepare(ctx context.Context, r *running, opts Options, lockedBefore bool) e
 	if err != nil {
 		return errUnreachable(err)
 	}
+	r.report.Warnings = append(r.report.Warnings[:len(r.report.Warnings):len(r.report.Warnings)], t.Warnings...) // connection setup, such as an ignored ~/.pgpass
 	if !lockedBefore {
 		if err := acquireLock(ctx, r.conn, opts.LockKey, opts.LockTimeout, t.Database, opts.Log); err != nil {
 			return err

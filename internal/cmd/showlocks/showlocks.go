@@ -196,7 +196,11 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 	if opts.Watch > 0 && io.IsStdoutTTY() {
 		fmt.Fprint(w, "\033[H\033[2J")
 	}
-	Text(w, io.ColorScheme(), rep, opts.FullQuery, target.HintFlags(opts.F.Globals))
+	hint := target.HintFlags(opts.F.Globals)
+	if opts.StuckAfter != locks.DefaultStuckAfter { // release-locks judges "stuck" the same way
+		hint = strings.TrimSpace(hint + " --stuck-after " + opts.StuckAfter.String())
+	}
+	Text(w, io.ColorScheme(), rep, opts.FullQuery, hint)
 	if opts.Watch > 0 {
 		fmt.Fprintf(w, "\nRefreshing every %s at %s; press Ctrl-C to stop.\n", opts.Watch, rep.ServerTime.Format("15:04:05 UTC"))
 	}
@@ -357,10 +361,6 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 				}
 				hint := append([]string{"connectdb release-locks"}, targetFlags...)
 				hint = append(hint, fmt.Sprintf("--lock-id %s --pid %d", id, first.PID))
-				if rep.StuckAfter > 0 && rep.StuckAfter != locks.DefaultStuckAfter {
-					// release-locks must judge the holder as this report did.
-					hint = append(hint, "--stuck-after "+rep.StuckAfter.String())
-				}
 				fmt.Fprintf(w, "  next: %s   (a dry run; add --yes to act)\n", strings.Join(slices.DeleteFunc(hint, func(s string) bool { return s == "" }), " "))
 			}
 		}
