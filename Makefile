@@ -25,6 +25,7 @@ build: ## static binary in bin/connectdb
 
 pg: ## fetch the PostgreSQL $(PG) binaries used by tests (cache: /var/cache/connectdb-pg for root, else .cache/)
 	bash scripts/fetch-postgres.sh $(PG)
+	bash scripts/fetch-pgbouncer.sh
 
 test: pg ## vet, then every test with -race against a real PostgreSQL $(PG)
 	@echo "go vet ./... (compiles every package; the first run takes a few minutes)"

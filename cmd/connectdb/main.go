@@ -5,8 +5,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/connectdb/connectdb/internal/cmd/root"
 	"github.com/connectdb/connectdb/internal/cmdutil"
@@ -14,7 +12,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := root.SignalContext(context.Background())
 	code := root.Run(ctx, cmdutil.NewFactory(iostreams.System()), os.Args[1:])
 	stop()
 	os.Exit(code)

@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,6 +186,8 @@ func (s *TokenSource) fetch(ctx context.Context) (string, time.Time, error) {
 }
 
 // wrap turns an x/oauth2 error into a *TokenError or *AuthorityError.
+// Every string in it that came from the network is scrubbed of the client
+// secret: a proxy or a misbehaving authority may quote the request back.
 func (s *TokenSource) wrap(ctx context.Context, err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
@@ -197,6 +202,9 @@ func (s *TokenSource) wrap(ctx context.Context, err error) error {
 		if te.Description == "" {
 			te.Description = firstLine(re.ErrorDescription)
 		}
+		for _, f := range []*string{&te.Code, &te.Description, &te.TraceID, &te.CorrelationID} {
+			*f = s.scrub(*f)
+		}
 		return te
 	}
 	var ue *url.Error
@@ -204,11 +212,43 @@ func (s *TokenSource) wrap(ctx context.Context, err error) error {
 		if ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			err = fmt.Errorf("%w (%w)", err, ctx.Err())
 		}
-		return &AuthorityError{Authority: s.creds.AuthorityHost, Timeout: s.timeout, Err: err}
+		return &AuthorityError{Authority: s.creds.AuthorityHost, Timeout: s.timeout, Err: scrubbed{err, s.scrub}}
 	}
 	// The authority answered, but not with a token or an OAuth error.
-	return &TokenError{Authority: s.creds.AuthorityHost, Description: "the answer could not be read as a token (" + err.Error() + ")"}
+	return &TokenError{Authority: s.creds.AuthorityHost, Description: "the answer could not be read as a token (" + s.scrub(firstLine(err.Error())) + ")"}
 }
+
+// secretParamRE finds a client_secret form or JSON field and its value,
+// whatever secret it holds.
+var secretParamRE = regexp.MustCompile(`(?i)(client_secret"?\s*[=:]\s*"?)[^&\s"]*`)
+
+// scrub replaces in text every form of the client secret that a server
+// could quote back (as sent in the form body, decoded, JSON-escaped) and
+// the value of any client_secret parameter with "xxxxx".
+func (s *TokenSource) scrub(text string) string {
+	text = secretParamRE.ReplaceAllString(text, "${1}xxxxx")
+	sec := s.creds.ClientSecret.Reveal()
+	if sec == "" {
+		return text
+	}
+	js, _ := json.Marshal(sec)
+	forms := []string{sec, url.QueryEscape(sec), url.PathEscape(sec), string(js[1 : len(js)-1])}
+	forms = append(forms, strings.ToLower(forms[1]))
+	for _, f := range forms {
+		text = strings.ReplaceAll(text, f, "xxxxx")
+	}
+	return text
+}
+
+// scrubbed is an error whose message is scrubbed of the client secret; it
+// unwraps to the original, so that Classify still sees the cause.
+type scrubbed struct {
+	err   error
+	scrub func(string) string
+}
+
+func (e scrubbed) Error() string { return e.scrub(e.err.Error()) }
+func (e scrubbed) Unwrap() error { return e.err }
 
 // ContextClient is WithHTTPClient with the client that ctx carries under
 // oauth2.HTTPClient, if any; otherwise it changes nothing. Callers that

@@ -62,6 +62,9 @@ type Result struct {
 	// internal/connerr), such as "password-authentication-failed".
 	Cause   string   `json:"cause,omitempty"`
 	Details []string `json:"details,omitempty"`
+	// Consequence is what happens to Connect when the finding is real
+	// (see consequences); set on every result, passing or not.
+	Consequence Consequence `json:"consequence"`
 	// Perf holds what the check measured, for --output nagios.
 	Perf []Perf `json:"-"`
 }
@@ -73,7 +76,10 @@ type Outcome struct {
 	Remedy  string
 	Cause   string
 	Details []string
-	Perf    []Perf
+	// consequence, when set, overrides the check's consequence for this
+	// outcome.
+	consequence Consequence
+	Perf        []Perf
 	// blocking is true for a skip caused by a failed or skipped
 	// prerequisite: checks that need this one are skipped too. A skip
 	// because the check does not apply (no client certificate) does not
@@ -88,6 +94,9 @@ func warn(msg, remedy string) Outcome { return Outcome{Status: Warn, Message: ms
 func fail(msg, remedy string) Outcome { return Outcome{Status: Fail, Message: msg, Remedy: remedy} }
 func skip(reason string) Outcome      { return Outcome{Status: Skip, Message: reason, blocking: true} }
 
+// as sets the consequence of one outcome.
+func (o Outcome) as(c Consequence) Outcome { o.consequence = c; return o }
+
 // notApplicable skips a check that does not apply; it blocks nothing.
 func notApplicable(reason string) Outcome { return Outcome{Status: Skip, Message: reason} }
 
@@ -100,6 +109,8 @@ type Check struct {
 	// Needs lists checks (same scope) that must not fail for this one to
 	// mean anything; when one failed or was skipped, this one is skipped.
 	Needs []string
+	// Consequence overrides the consequences table for this check.
+	Consequence Consequence
 
 	config func(in *Input) Outcome
 	url    func(u *URLInput) Outcome

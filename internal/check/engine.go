@@ -45,11 +45,17 @@ type Options struct {
 
 // TargetInfo describes a target in a report, without secrets.
 type TargetInfo struct {
-	Scope         Scope  `json:"target"`
-	Source        string `json:"source,omitempty"`
-	URL           string `json:"url,omitempty"` // redacted
-	Reached       bool   `json:"reached"`
-	ServerVersion string `json:"server_version,omitempty"`
+	Scope  Scope  `json:"target"`
+	Source string `json:"source,omitempty"`
+	URL    string `json:"url,omitempty"` // redacted
+	// PasswordSource says where the password came from, never the password:
+	// "rstudio-connect.gcfg:12 (decrypted)", "CONNECT_POSTGRES_PASSWORD".
+	// Text shows it in the header when no connection report does.
+	PasswordSource string `json:"password_source,omitempty"`
+	Reached        bool   `json:"reached"`
+	ServerVersion  string `json:"server_version,omitempty"`
+	// Connection is the connection-setup report (see connection.go).
+	Connection *target.Connection `json:"connection,omitempty"`
 }
 
 // Report is the result of a run.
@@ -58,6 +64,12 @@ type Report struct {
 	ConfigPath string       `json:"config,omitempty"`
 	Targets    []TargetInfo `json:"targets"`
 	Results    []Result     `json:"results"`
+	// Provider is Database.Provider: "postgres" or "sqlite".
+	Provider string `json:"provider,omitempty"`
+	// InputError is why connectdb could not use its input (a missing
+	// --password-file, an encrypted password without a key); it makes
+	// the exit code 2, whatever the checks found.
+	InputError string `json:"input_error,omitempty"`
 	// live is true when at least one target was tried.
 	live bool
 }
@@ -100,10 +112,13 @@ func (r *Report) Reached(scope Scope) bool {
 }
 
 // ExitCode is 0 when nothing failed (with strict, nothing warned either),
-// 3 when no target could be reached, 1 otherwise.
+// 2 when the input was unusable, 3 when no target could be reached, 1
+// otherwise.
 func (r *Report) ExitCode(strict bool) int {
 	c := r.Counts()
 	switch {
+	case r.InputError != "":
+		return 2
 	case r.Unreachable():
 		return 3
 	case c[Fail] > 0, strict && c[Warn] > 0:
@@ -130,7 +145,10 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	reg := Registry()
 	selected := func(id string) bool { return opts.Selected == nil || opts.Selected[id] }
-	rep := &Report{ConfigPath: in.ConfigPath}
+	rep := &Report{ConfigPath: in.ConfigPath, Provider: in.Provider}
+	if rep.Provider == "" {
+		rep.Provider = "postgres"
+	}
 
 	// Offline, whole-config checks.
 	for _, c := range reg {
@@ -176,6 +194,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 		if r.target != nil {
 			infos[i].URL, infos[i].Source = r.target.Redacted, r.target.Source
+			infos[i].PasswordSource = r.target.PasswordSource
 		}
 		wg.Go(func() {
 			results[i] = env.runScope(ctx, r.scope, r.url, r.target, &infos[i])
@@ -183,6 +202,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	wg.Wait()
 	for i := range runs {
+		infos[i].Connection = connectionInfo(runs[i].target, opts.LiveSkipReason)
 		rep.Results = append(rep.Results, results[i]...)
 		rep.Targets = append(rep.Targets, infos[i])
 	}
@@ -211,7 +231,11 @@ type runEnv struct {
 }
 
 func (c Check) result(scope Scope, o Outcome) Result {
-	return Result{ID: c.ID, Title: c.Title, Target: scope, Status: o.Status, Message: o.Message, Remedy: o.Remedy, Cause: o.Cause, Details: o.Details, Perf: o.Perf}
+	k := o.consequence
+	if k == "" {
+		k = c.consequenceOf()
+	}
+	return Result{ID: c.ID, Title: c.Title, Target: scope, Status: o.Status, Message: o.Message, Remedy: o.Remedy, Cause: o.Cause, Details: o.Details, Consequence: k, Perf: o.Perf}
 }
 
 func (e *runEnv) runScope(ctx context.Context, scope Scope, u *URLInput, t *target.Target, info *TargetInfo) []Result {

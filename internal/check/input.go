@@ -2,6 +2,8 @@ package check
 
 import (
 	"time"
+
+	"github.com/connectdb/connectdb/internal/config"
 )
 
 // Input is everything the offline checks look at: config values and URL
@@ -29,13 +31,36 @@ type Input struct {
 	AzureClientID     string
 	AzureClientSecret string // as written (usually encrypted)
 
-	// Decrypt decrypts an encrypted setting value; nil when no secret key
-	// was given. Errors say how to supply the key.
+	// Decrypt decrypts an encrypted setting value with Connect's secret
+	// key; nil when no key was found.
 	Decrypt func(setting, value string) (string, error)
+	// KeyFrom says where the key was found, e.g.
+	// "/var/lib/rstudio-connect/db/secret.key ({Server.DataDir}/db/secret.key)".
+	KeyFrom string
+	// KeyPlaces lists where connectdb looked for the key, for messages.
+	KeyPlaces string
 	// KeyWarnings are the secret key loader's findings (permissions).
 	KeyWarnings []string
-	// KeyError is why the secret key could not be loaded; "" when it loaded.
+	// KeyError is why the secret key could not be loaded; "" when it
+	// loaded or was not found.
 	KeyError string
+	// KeyBlocks is true when KeyError stops Connect too (both
+	// EncryptionKeyFile and EncryptionKey set, a bad EncryptionKey), not
+	// only connectdb (a wrong --secret-key, a key only root may read).
+	KeyBlocks bool
+	// KeyUsage is true when KeyError is about --secret-key itself.
+	KeyUsage bool
+
+	// CutValues are unquoted values a # or ; cut short.
+	CutValues []config.CutValue
+	// MigrationFile is the rstudio-connect-migration.gcfg beside the
+	// config when it holds settings; "" otherwise.
+	MigrationFile string
+	// Overrides lists the environment overrides in effect, such as
+	// "Postgres.Password from CONNECT_POSTGRES_PASSWORD".
+	Overrides []string
+	// EnvWarnings are the lines of --env-file that were ignored.
+	EnvWarnings []string
 
 	// Pooler is the --pooler declaration: "", "none", "session" or "transaction".
 	Pooler string
@@ -75,6 +100,16 @@ func (in *Input) where(key string) string {
 
 func (in *Input) isSet(key string) bool {
 	return in.IsSet != nil && in.IsSet(key)
+}
+
+// from returns " (from ORIGIN)" for a key that is set, or "".
+func (in *Input) from(key string) string {
+	if in.isSet(key) {
+		if w := in.where(key); w != "" {
+			return " (from " + w + ")"
+		}
+	}
+	return ""
 }
 
 // at returns " (FILE:LINE)" for key, or "".

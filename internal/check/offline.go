@@ -30,14 +30,22 @@ func configChecks() []Check {
 			Verifies: "Database.ConnectionMaxLifetime is a duration such as 60s or a whole number of nanoseconds."},
 		{ID: "azure.principal", Title: "Azure service principal complete", Kind: Config, config: checkAzure,
 			Verifies: "AzureTenantId, AzureClientId and AzureClientSecret are all set or none, not mixed with Password, the secret decrypts, and the instrumentation URL uses the same principal."},
-		{ID: "secret.key", Title: "Secret key file is private", Kind: Config, config: checkSecretKey,
-			Verifies: "The secret key given with --secret-key loads and is not readable by group or others."},
+		{ID: "secret.key", Title: "Secret key found and private", Kind: Config, config: checkSecretKey,
+			Verifies: "Connect's secret key is found where Connect looks (--secret-key, Server.EncryptionKeyFile, Server.EncryptionKey, {Server.DataDir}/db/secret.key), not set twice, and not readable by group or others."},
+		{ID: "config.inline-comment", Title: "No value cut by a comment", Kind: Config, config: checkCutValues,
+			Verifies: "No unquoted value of a setting connectdb reads is cut short by a # or ; written right after it."},
+		{ID: "config.migration-file", Title: "No leftover migration config", Kind: Config, config: checkMigrationFile,
+			Verifies: "rstudio-connect-migration.gcfg beside the config holds no settings (later Connect releases refuse them)."},
+		{ID: "config.environment", Title: "Environment overrides", Kind: Config, config: checkEnvironment,
+			Verifies: "Lists Connect's CONNECT_* overrides in effect (from the environment or --env-file) and the --env-file lines that were ignored."},
 	}
 }
 
 func urlChecks() []Check {
 	return []Check{
-		{ID: "url.parse", Title: "URL is a PostgreSQL URL", Kind: URL, url: checkParse,
+		{ID: "url.placeholder", Title: "No {$} password placeholder", Kind: URL, url: checkPlaceholder,
+			Verifies: "The URL does not hold the {$} password placeholder, which Connect no longer supports (since 1.8.2)."},
+		{ID: "url.parse", Title: "URL is a PostgreSQL URL", Kind: URL, url: checkParse, Needs: []string{"url.placeholder"},
 			Verifies: "The URL is set, parses, and its scheme is postgres or postgresql."},
 		{ID: "url.encoding", Title: "Credentials are percent-encoded", Kind: URL, url: checkEncoding, Needs: []string{"url.parse"},
 			Verifies: "Special characters in the user name and password are percent-encoded (RFC 3986 section 3.2.1)."},
@@ -46,7 +54,7 @@ func urlChecks() []Check {
 		{ID: "url.password-conflict", Title: "One password source", Kind: URL, url: checkPasswordConflict, Needs: []string{"url.parse", "url.encoding"},
 			Verifies: "The password is not given both inside the URL and as a separate Password setting."},
 		{ID: "secret.password", Title: "Encrypted password resolves", Kind: URL, url: checkSecretPassword,
-			Verifies: "An encrypted Password or InstrumentationPassword decrypts with the secret key; a plain-text one is flagged."},
+			Verifies: "Password or InstrumentationPassword decrypts with Connect's secret key when it is ciphertext; a plain-text one in the file is flagged, and a long letters-and-digits one without a key is taken as plain text."},
 		{ID: "url.sslmode", Title: "Credentials are not sent in clear", Kind: URL, url: checkSSLMode, Needs: []string{"url.parse", "url.encoding"},
 			Verifies: "sslmode=disable (or allow/prefer) is not used towards a non-loopback host."},
 		{ID: "url.hosted-ssl", Title: "Hosted database uses SSL", Kind: URL, url: checkHostedSSL, Needs: []string{"url.parse", "url.encoding"},
@@ -70,16 +78,16 @@ func (in *Input) gcfgLine(section, name, value string) string {
 func checkProvider(in *Input) Outcome {
 	switch in.Provider {
 	case "", "postgres":
-		if in.ConfigPath == "" {
+		if in.ConfigPath == "" && !in.isSet("Database.Provider") {
 			return pass("No config file: checking the PostgreSQL URL given on the command line.")
 		}
-		return pass("Database.Provider is postgres.")
+		return pass("Database.Provider is postgres" + in.from("Database.Provider") + ".")
 	case "sqlite":
-		how := "Database.Provider is sqlite"
+		how := "Database.Provider is sqlite" + in.from("Database.Provider")
 		if !in.isSet("Database.Provider") {
 			how += " (the default when the [Database] section does not set it)"
 		}
-		return fail(how+", so Connect does not use PostgreSQL at all.",
+		return fail(how+", so Connect runs on SQLite and does not use PostgreSQL at all.",
 			"Stop Connect, copy the data with Connect's migrate utility (/opt/rstudio-connect/bin/migrate, see 'connectdb migrate'), then write "+in.gcfgLine("Database", "Provider", "postgres")+".")
 	}
 	return fail("Database.Provider is "+strconv.Quote(in.Provider)+", which Connect does not know.", "Write "+in.gcfgLine("Database", "Provider", "postgres")+".")
@@ -90,7 +98,7 @@ func checkMaxOpen(in *Input) Outcome {
 		return warn(fmt.Sprintf("Database.MaxOpenConnections is %d, which means no limit: a busy node can use up every connection slot of the server.", in.MaxOpenConnections),
 			"Write "+in.gcfgLine("Database", "MaxOpenConnections", "10")+" (or a value sized with 'connectdb size-pool').")
 	}
-	return pass(fmt.Sprintf("Database.MaxOpenConnections is %d.", in.MaxOpenConnections))
+	return pass(fmt.Sprintf("Database.MaxOpenConnections is %d%s.", in.MaxOpenConnections, in.from("Database.MaxOpenConnections")))
 }
 
 func checkMaxIdle(in *Input) Outcome {
@@ -105,7 +113,7 @@ func checkMaxIdle(in *Input) Outcome {
 		return warn(fmt.Sprintf("Database.MaxIdleConnections (%d) is above MaxOpenConnections (%d); idle connections are a subset of open ones, so the extra has no effect.", idle, open),
 			"Write "+in.gcfgLine("Database", "MaxIdleConnections", strconv.Itoa(open))+", or raise MaxOpenConnections with it.")
 	}
-	return pass(fmt.Sprintf("Database.MaxIdleConnections is %d (MaxOpenConnections %d).", idle, open))
+	return pass(fmt.Sprintf("Database.MaxIdleConnections is %d%s (MaxOpenConnections %d).", idle, in.from("Database.MaxIdleConnections"), open))
 }
 
 // parseDuration reads a Connect duration: Go syntax or whole nanoseconds.
@@ -166,7 +174,7 @@ func checkAzure(in *Input) Outcome {
 	if secrets.LooksEncrypted(in.AzureClientSecret) && in.Decrypt != nil {
 		if _, err := in.Decrypt(azure.SettingClientSecret, in.AzureClientSecret); err != nil {
 			return fail("AzureClientSecret does not decrypt with the given key: "+err.Error()+".",
-				"Use the secret key of this Connect server, or encrypt the client secret again with rscadmin configure --encrypt-config-value.")
+				"Use the secret key of this Connect server, or encrypt the client secret again with rscadmin encrypt-config-value.")
 		}
 	}
 	if len(warns) > 0 {
@@ -192,15 +200,79 @@ func checkPooler(in *Input) Outcome {
 
 func checkSecretKey(in *Input) Outcome {
 	if in.KeyError != "" {
-		return fail(in.KeyError, "Pass the key file of this Connect server with --secret-key PATH (usually /var/lib/rstudio-connect/db/secret.key).")
+		if in.KeyBlocks {
+			return fail(in.KeyError+".", "Fix the key settings so that Connect finds exactly one key; every node of a cluster must use the same key.")
+		}
+		return warn("connectdb could not use the secret key: "+in.KeyError+".",
+			"Run connectdb as root (for example with sudo), or pass the key file of this Connect server with --secret-key PATH.").as(Hygiene)
 	}
 	if in.Decrypt == nil {
-		return notApplicable("No secret key given (--secret-key).")
+		return notApplicable("No secret key found (looked at " + orDefault(in.KeyPlaces, "--secret-key") + "); Connect creates its own at first start.")
 	}
 	if len(in.KeyWarnings) > 0 {
-		return warn(strings.Join(in.KeyWarnings, "; ")+".", "Keep the key readable by root only: chmod 600 the key file.")
+		return warn(strings.Join(in.KeyWarnings, "; ")+".", "Keep the key readable by its owner only: chmod 600 the key file (Connect expects mode 0600).").as(Hygiene)
 	}
-	return pass("The secret key loads and is private.")
+	return pass("Connect's secret key loads and is private: " + in.KeyFrom + ".")
+}
+
+func checkCutValues(in *Input) Outcome {
+	if len(in.CutValues) == 0 {
+		return pass("No unquoted value of a setting connectdb reads is cut by a comment.")
+	}
+	var msgs, fixes []string
+	consequence := Hygiene
+	for _, cv := range in.CutValues {
+		name := cv.Key[strings.IndexByte(cv.Key, '.')+1:]
+		msg := fmt.Sprintf("%s:%d: the unquoted value of %s is cut at column %d by a comment character, so gcfg (and Connect) reads only its first %d characters.", cv.Path, cv.Line, cv.Key, cv.Column, cv.Read)
+		if in.where(cv.Key) != fmt.Sprintf("%s:%d", cv.Path, cv.Line) {
+			msg += " " + in.where(cv.Key) + " sets " + cv.Key + " again and wins, so Connect does not use this value."
+		} else if !(in.Provider == "sqlite" && strings.HasPrefix(cv.Key, "Postgres.")) {
+			consequence = BlocksStart
+		}
+		msgs = append(msgs, msg)
+		quoted := cv.Quoted
+		if cv.Secret {
+			quoted = `"<the whole value, with \ and " written as \\ and \">"`
+		}
+		fixes = append(fixes, fmt.Sprintf("On line %d write %s = %s.", cv.Line, name, quoted))
+	}
+	return fail(strings.Join(msgs, " "), strings.Join(fixes, " ")+" In double quotes, # and ; are part of the value.").as(consequence)
+}
+
+// migrationFileName is the file Connect 1.8.0 and later read beside the config.
+const migrationFileName = "rstudio-connect-migration.gcfg"
+
+func checkMigrationFile(in *Input) Outcome {
+	if in.MigrationFile == "" {
+		return notApplicable("No " + migrationFileName + " with settings beside the config.")
+	}
+	return warn(in.MigrationFile+" holds settings: Connect's guide calls this file read-only and says settings there will stop a future release from starting.",
+		"Move the settings into "+orDefault(in.ConfigPath, "rstudio-connect.gcfg")+" (encrypt secrets with rscadmin encrypt-config-value), then empty "+in.MigrationFile+".")
+}
+
+func checkEnvironment(in *Input) Outcome {
+	if len(in.EnvWarnings) > 0 {
+		o := warn("--env-file lines ignored, as systemd ignores them: "+strings.Join(in.EnvWarnings, "; ")+".",
+			"Write each line as NAME=VALUE with a name of letters, digits and underscores.")
+		o.Details = in.Overrides
+		return o
+	}
+	if len(in.Overrides) == 0 {
+		return notApplicable("No CONNECT_* environment override is set.")
+	}
+	return pass("Connect's environment overrides in effect: "+strings.Join(in.Overrides, "; ")+".", in.Overrides...)
+}
+
+// placeholder is the password placeholder Connect replaced in URLs before 1.8.2.
+const placeholder = "{$}"
+
+func checkPlaceholder(u *URLInput) Outcome {
+	raw := u.URL
+	if !strings.Contains(raw, placeholder) && !strings.Contains(strings.ToUpper(raw), "%7B%24%7D") {
+		return pass(u.Key + " holds no {$} placeholder.")
+	}
+	return fail(u.Key+u.in.from(u.Key)+" holds the {$} password placeholder: Connect 1.8.2 and later do not replace it, so Connect would log in with the literal password {$} (or refuse the URL).",
+		"Remove \":{$}\" from the URL, leaving postgres://USER@HOST/DATABASE, and keep the password in "+u.PasswordKey+", encrypted with rscadmin encrypt-config-value: Connect adds it to the URL itself.")
 }
 
 func checkParse(u *URLInput) Outcome {
@@ -289,7 +361,7 @@ func checkInlinePassword(u *URLInput) Outcome {
 		return pass(u.Key + " carries no password.")
 	}
 	return warn(u.Key+" contains a password in clear: anyone who can read the config file can read it.",
-		"Remove the password from the URL and write it encrypted (rscadmin configure --encrypt-config-value) as "+u.in.gcfgLine("Postgres", strings.TrimPrefix(u.PasswordKey, "Postgres."), "<encrypted value>")+".")
+		"Remove the password from the URL and write it encrypted (rscadmin encrypt-config-value) as "+u.in.gcfgLine("Postgres", strings.TrimPrefix(u.PasswordKey, "Postgres."), "<encrypted value>")+".")
 }
 
 func checkPasswordConflict(u *URLInput) Outcome {
@@ -305,23 +377,39 @@ func checkSecretPassword(u *URLInput) Outcome {
 	if u.Password == "" {
 		return notApplicable(u.PasswordKey + " is not set.")
 	}
-	if !secrets.LooksEncrypted(u.Password) {
-		return warn(u.PasswordKey+" is plain text in the config file.",
-			"Encrypt it with rscadmin configure --encrypt-config-value and write "+u.in.gcfgLine("Postgres", strings.TrimPrefix(u.PasswordKey, "Postgres."), "<encrypted value>")+".")
-	}
-	if u.in.Decrypt == nil {
-		if u.PasswordElsewhere || u.in.Offline {
-			return warn(u.PasswordKey+" is encrypted and no secret key was given, so connectdb cannot prove that Connect's value decrypts.",
-				"Pass Connect's key file with --secret-key to check the encrypted value too.")
+	named := u.PasswordKey + u.in.from(u.PasswordKey)
+	fromEnv := strings.HasPrefix(u.in.where(u.PasswordKey), "CONNECT_") || strings.HasPrefix(u.in.where(u.PasswordKey), "--env-file")
+	writeEncrypted := "Encrypt it with rscadmin encrypt-config-value and write " + u.in.gcfgLine("Postgres", strings.TrimPrefix(u.PasswordKey, "Postgres."), "<encrypted value>") + "."
+	plain := func(why string) Outcome {
+		if fromEnv {
+			return pass(named + " is plain text from the environment, as Posit's Helm chart and operator pass it" + why + ".")
 		}
-		return fail(u.PasswordKey+" is encrypted and no secret key was given, so the password cannot be checked.",
-			"Pass Connect's key file with --secret-key PATH (or CONNECTDB_SECRET_KEY), or give the plain password with --password-file.")
+		return warn(named+" is plain text in the config file"+why+": Connect accepts it, but anyone who can read the file can read it.", writeEncrypted).as(Hygiene)
 	}
-	if _, err := u.in.Decrypt(u.PasswordKey, u.Password); err != nil {
-		return fail(u.PasswordKey+" does not decrypt with the given key: Connect would fail the same way with this key.",
-			"Use the secret key of this Connect server, or encrypt the password again with rscadmin configure --encrypt-config-value.")
+	shape := secrets.CiphertextShape(u.Password)
+	if u.in.Decrypt != nil {
+		if _, err := u.in.Decrypt(u.PasswordKey, u.Password); err == nil {
+			return pass(named + " is encrypted and decrypts with Connect's secret key (" + u.in.KeyFrom + ").")
+		}
+		switch shape {
+		case secrets.ShapeCiphertext:
+			return fail(named+" has the structure of an encrypted value but does not decrypt with the secret key from "+u.in.KeyFrom+": it was encrypted with another key, or it is a plain-text password that looks like ciphertext.",
+				"Encrypt the password again with rscadmin encrypt-config-value on this server; if it is plain text, check that Connect logs in with it (pg.connect).")
+		case secrets.ShapeAmbiguous:
+			return plain(" (it does not decrypt with the secret key from " + u.in.KeyFrom + ")")
+		}
+		return plain("")
 	}
-	return pass(u.PasswordKey + " is encrypted and decrypts with the secret key.")
+	switch shape {
+	case secrets.ShapeCiphertext:
+		o := warn(named+" is encrypted and no secret key was found (looked at "+orDefault(u.in.KeyPlaces, "--secret-key")+"), so connectdb cannot prove that Connect's value decrypts.",
+			"Pass Connect's key file with --secret-key PATH (or CONNECTDB_SECRET_KEY), or run connectdb as root on the Connect host so that it finds the key where Connect does.")
+		return o
+	case secrets.ShapeAmbiguous:
+		return warn(named+" could be a long plain-text password or an encrypted value, and no secret key was found, so connectdb takes it as plain text.",
+			"If Connect decrypts it, pass the key with --secret-key; if it is plain text, "+strings.ToLower(writeEncrypted[:1])+writeEncrypted[1:]).as(Hygiene)
+	}
+	return plain("")
 }
 
 func checkSSLMode(u *URLInput) Outcome {

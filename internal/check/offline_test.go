@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connectdb/connectdb/internal/config"
 )
 
 // offline runs only the offline checks on in.
@@ -52,7 +54,10 @@ func TestOfflineChecks(t *testing.T) {
 		{"no pooler", ScopeConfig, "pool.pooler", nil, Skip, nil},
 		{"session pooler", ScopeConfig, "pool.pooler", func(in *Input) { in.Pooler = "session" }, Pass, nil},
 		{"transaction pooler", ScopeConfig, "pool.pooler", func(in *Input) { in.Pooler = "transaction" }, Warn, []string{"advisory lock", "pool_mode = session"}},
-		{"key missing", ScopeConfig, "secret.key", func(in *Input) { in.KeyError = "secret key file /x not found" }, Fail, []string{"not found", "--secret-key"}},
+		{"key unreadable by connectdb", ScopeConfig, "secret.key", func(in *Input) { in.KeyError = "permission denied reading secret key file /x" }, Warn, []string{"permission denied", "--secret-key"}},
+		{"two keys stop Connect", ScopeConfig, "secret.key", func(in *Input) {
+			in.KeyError, in.KeyBlocks = "both Server.EncryptionKeyFile and Server.EncryptionKey are set (...): Connect refuses to start with both; remove one of them", true
+		}, Fail, []string{"Connect refuses to start", "exactly one key"}},
 		{"key open to others", ScopeConfig, "secret.key", func(in *Input) {
 			in.Decrypt = func(string, string) (string, error) { return "", nil }
 			in.KeyWarnings = []string{"secret key file /k is readable by group or others (mode 0644); run chmod 600 /k"}
@@ -97,7 +102,16 @@ func TestOfflineChecks(t *testing.T) {
 		{"plain Password", ScopePrimary, "secret.password", func(in *Input) { in.Primary.Password = "hunter2" }, Warn, []string{"plain text"}},
 		{"encrypted no key", ScopePrimary, "secret.password", func(in *Input) {
 			in.Primary.Password = "lSrfWpPGtbb8Yl2bmUIlR5KbSuF61BY7Y6f2QLkM+pJ9LNWSvXAmdonq0KYZJ9s="
-		}, Fail, []string{"--secret-key"}},
+		}, Warn, []string{"--secret-key"}}, // connectdb's limit, not Connect's: the missing key is an input error (exit 2) when it connects
+		{"long alphanumeric password, no key", ScopePrimary, "secret.password", func(in *Input) {
+			in.Primary.Password = "Q7hLk2PzX9aVbN4mR8sT1uW6yC3dE5fG0jH2kL4nP6qS8tV0xZ2bD4fH6jK8mN0p"
+		}, Warn, []string{"could be a long plain-text password", "takes it as plain text"}},
+		{"long alphanumeric password, key", ScopePrimary, "secret.password", func(in *Input) {
+			in.Primary.Password = "Q7hLk2PzX9aVbN4mR8sT1uW6yC3dE5fG0jH2kL4nP6qS8tV0xZ2bD4fH6jK8mN0p"
+			in.Decrypt = func(string, string) (string, error) { return "", errors.New("wrong key") }
+		}, Warn, []string{"plain text in the config file (it does not decrypt"}},
+		{"placeholder", ScopePrimary, "url.placeholder", func(in *Input) { in.Primary.URL = "postgres://connect:{$}@db.example.com/connect" }, Fail, []string{"{$}", "1.8.2", "rscadmin encrypt-config-value"}},
+		{"placeholder encoded", ScopePrimary, "url.placeholder", func(in *Input) { in.Primary.URL = "postgres://connect:%7b%24%7d@db.example.com/connect" }, Fail, []string{"{$}"}},
 		{"encrypted no key offline", ScopePrimary, "secret.password", func(in *Input) {
 			in.Primary.Password = "lSrfWpPGtbb8Yl2bmUIlR5KbSuF61BY7Y6f2QLkM+pJ9LNWSvXAmdonq0KYZJ9s="
 			in.Offline = true
@@ -130,6 +144,16 @@ func TestOfflineChecks(t *testing.T) {
 		{"search path empty", ScopePrimary, "url.search-path", func(in *Input) { in.Primary.URL = good + "&options=-csearch_path=" }, Fail, []string{"empty"}},
 		{"search path upper", ScopePrimary, "url.search-path", func(in *Input) { in.Primary.URL = good + "&options=-csearch_path=Connect" }, Warn, []string{"folds"}},
 		{"search path list", ScopePrimary, "url.search-path", func(in *Input) { in.Primary.URL = good + "&options=-csearch_path=a,b" }, Warn, []string{"several"}},
+		{"migration file", ScopeConfig, "config.migration-file", func(in *Input) { in.MigrationFile = "/etc/rstudio-connect/rstudio-connect-migration.gcfg" }, Warn, []string{"read-only", "rscadmin encrypt-config-value"}},
+		{"no migration file", ScopeConfig, "config.migration-file", nil, Skip, nil},
+		{"env file lines ignored", ScopeConfig, "config.environment", func(in *Input) {
+			in.EnvWarnings = []string{"/etc/default/rstudio-connect:4: ignored: not a valid variable name"}
+		}, Warn, []string{"rstudio-connect:4"}},
+		{"overrides listed", ScopeConfig, "config.environment", func(in *Input) { in.Overrides = []string{"Postgres.Password from CONNECT_POSTGRES_PASSWORD"} }, Pass, []string{"Postgres.Password from CONNECT_POSTGRES_PASSWORD"}},
+		{"password from the environment is not nagged", ScopePrimary, "secret.password", func(in *Input) {
+			in.Primary.Password = "hunter2"
+			in.Where = func(string) string { return "CONNECT_POSTGRES_PASSWORD" }
+		}, Pass, []string{"plain text from the environment"}},
 		{"instrumentation has the same checks", ScopeInstrumentation, "url.inline-password", func(in *Input) {
 			in.Instrumentation = &URLInput{Scope: ScopeInstrumentation, URL: "postgres://m:pw@db.example.com/metrics"}
 		}, Warn, []string{"Postgres.InstrumentationURL", "[Postgres] InstrumentationPassword"}},
@@ -225,5 +249,36 @@ func TestRegistryIDsUniqueAndDocumented(t *testing.T) {
 		if c.Title == "" || c.Verifies == "" {
 			t.Errorf("%s lacks title or description", c.ID)
 		}
+	}
+}
+
+func TestCutValueCheck(t *testing.T) {
+	cutPassword := config.CutValue{Path: "rstudio-connect.gcfg", Line: 7, Key: "Postgres.Password", Read: 4, Column: 16, Secret: true}
+	cutDir := config.CutValue{Path: "rstudio-connect.gcfg", Line: 7, Key: "Server.DataDir", Read: 5, Column: 16, Quoted: `"/data#x"`}
+	in := baseInput("postgres://connect@db.example.com/connect")
+	in.CutValues = []config.CutValue{cutPassword, cutDir}
+	r := wantStatus(t, offline(t, in), ScopeConfig, "config.inline-comment", Fail,
+		"rstudio-connect.gcfg:7: the unquoted value of Postgres.Password is cut at column 16", "first 4 characters",
+		`On line 7 write Password = "<the whole value`, `On line 7 write DataDir = "/data#x"`)
+	if r.Consequence != BlocksStart {
+		t.Errorf("consequence %s", r.Consequence)
+	}
+	// A later assignment (or an override) wins: the cut value is not used.
+	in = baseInput("postgres://connect@db.example.com/connect")
+	in.CutValues = []config.CutValue{cutPassword}
+	in.Where = func(string) string { return "CONNECT_POSTGRES_PASSWORD" }
+	r = wantStatus(t, offline(t, in), ScopeConfig, "config.inline-comment", Fail, "CONNECT_POSTGRES_PASSWORD sets Postgres.Password again and wins")
+	if r.Consequence != Hygiene {
+		t.Errorf("overridden: consequence %s", r.Consequence)
+	}
+	// On SQLite, a cut Postgres password stops nothing.
+	in = baseInput("postgres://connect@db.example.com/connect")
+	in.Provider, in.CutValues = "sqlite", []config.CutValue{cutPassword}
+	rep := offline(t, in)
+	if r := wantStatus(t, rep, ScopeConfig, "config.inline-comment", Fail); r.Consequence != Hygiene {
+		t.Errorf("sqlite: consequence %s", r.Consequence)
+	}
+	if v := rep.Verdict(false); !strings.Contains(v.Summary, "Connect runs, on SQLite") {
+		t.Errorf("sqlite verdict %q", v.Summary)
 	}
 }

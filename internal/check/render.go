@@ -11,7 +11,10 @@ import (
 
 // SchemaVersion is the version of the JSON report; it changes only when a
 // field changes meaning or disappears (see docs/check.md).
-const SchemaVersion = 1
+//
+// Version 2 added "consequence" to every result, "verdict", "provider"
+// and "input_error"; exit_code may be 2.
+const SchemaVersion = 2
 
 // JSONReport is the --output json document.
 type JSONReport struct {
@@ -20,6 +23,9 @@ type JSONReport struct {
 	ExitCode      int            `json:"exit_code"`
 	Config        string         `json:"config,omitempty"`
 	Summary       map[Status]int `json:"summary"`
+	Verdict       Verdict        `json:"verdict"`
+	Provider      string         `json:"provider,omitempty"`
+	InputError    string         `json:"input_error,omitempty"`
 	Targets       []TargetInfo   `json:"targets"`
 	Results       []Result       `json:"results"`
 }
@@ -35,7 +41,8 @@ func (r *Report) JSON(strict bool) JSONReport {
 	if t == nil {
 		t = []TargetInfo{}
 	}
-	return JSONReport{SchemaVersion: SchemaVersion, OK: code == 0, ExitCode: code, Config: r.ConfigPath, Summary: r.Counts(), Targets: t, Results: res}
+	return JSONReport{SchemaVersion: SchemaVersion, OK: code == 0, ExitCode: code, Config: r.ConfigPath, Summary: r.Counts(),
+		Verdict: r.Verdict(strict), Provider: r.Provider, InputError: r.InputError, Targets: t, Results: res}
 }
 
 // TextOptions tune the text rendering.
@@ -82,14 +89,24 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 			if t.Source != "" {
 				header += "  from " + t.Source
 			}
+			if t.PasswordSource != "" && t.Connection == nil {
+				header += ", password from " + t.PasswordSource
+			}
 		}
 		b.WriteString(cs.Bold(header) + "\n")
+		if gi > 0 {
+			writeConnection(&b, cs, r.Targets[gi-1].Connection)
+		}
 		width := 0
 		for _, res := range rs {
 			width = max(width, len(res.ID))
 		}
 		for _, res := range rs {
-			fmt.Fprintf(&b, "  %s %-*s  %s\n", statusLabel(cs, res.Status), width, res.ID, res.Message)
+			tag := ""
+			if res.Status == Fail || res.Status == Warn {
+				tag = cs.Gray(" [" + strings.ReplaceAll(string(res.Consequence), "-", " ") + "]")
+			}
+			fmt.Fprintf(&b, "  %s %-*s  %s%s\n", statusLabel(cs, res.Status), width, res.ID, res.Message, tag)
 			indent := strings.Repeat(" ", 2+4+1+width+2)
 			if res.Remedy != "" && (res.Status == Fail || res.Status == Warn) {
 				fmt.Fprintf(&b, "%s%s %s\n", indent, cs.Bold("fix:"), res.Remedy)
@@ -102,17 +119,7 @@ func (r *Report) WriteText(w io.Writer, o TextOptions) error {
 		}
 	}
 	c := r.Counts()
-	fmt.Fprintf(&b, "\n%d passed, %d warnings, %d failed, %d skipped", c[Pass], c[Warn], c[Fail], c[Skip])
-	switch code := r.ExitCode(o.Strict); {
-	case code == 3:
-		b.WriteString(": no database could be reached.\n")
-	case code == 1 && c[Fail] == 0:
-		b.WriteString(": warnings fail the check (--strict).\n")
-	case code == 1:
-		b.WriteString(": Connect would not start with this configuration; fix the failures above.\n")
-	default:
-		b.WriteString(".\n")
-	}
+	fmt.Fprintf(&b, "\n%d passed, %s, %d failed, %d skipped: %s\n", c[Pass], countWarnings(c[Warn]), c[Fail], c[Skip], r.Verdict(o.Strict).Summary)
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -238,7 +245,7 @@ func (r *Report) WriteGitHub(w io.Writer, strict bool) error {
 		fmt.Fprintf(&b, "::%s title=%s::%s\n", kind, ghProperty(res.ID+" ("+string(res.Target)+")"), ghData(msg))
 	}
 	c := r.Counts()
-	fmt.Fprintf(&b, "connectdb check: %d passed, %d warnings, %d failed, %d skipped\n", c[Pass], c[Warn], c[Fail], c[Skip])
+	fmt.Fprintf(&b, "connectdb check: %d passed, %s, %d failed, %d skipped: %s\n", c[Pass], countWarnings(c[Warn]), c[Fail], c[Skip], r.Verdict(strict).Summary)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

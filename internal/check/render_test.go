@@ -29,6 +29,7 @@ var normalisers = []struct {
 	{regexp.MustCompile(`(Round trip|connect time:) [0-9.]+(µs|ms|s)`), "$1 DURATION"},
 	{regexp.MustCompile(`in use by others \d+`), "in use by others N"},
 	{regexp.MustCompile(`\d+ of \d+ free connection slots`), "N of M free connection slots"},
+	{regexp.MustCompile(`\d+ sessions? of other roles (is|are)`), "K sessions of other roles are"},
 	{regexp.MustCompile(`pid \d+`), "pid PID"},
 	{regexp.MustCompile(`session age [0-9dhms]+`), "session age AGE"},
 	{regexp.MustCompile(`/tmp/[^ "&<]+`), "/TMP/FILE"},

@@ -14,6 +14,8 @@ const (
 	ExitFindings    = 1 // a check failed, a lock is still held, a migration rolled back
 	ExitUsage       = 2 // bad flags, arguments or unreadable input (config, key file)
 	ExitUnreachable = 3 // no database could be reached
+	// ExitInterrupted is 128+SIGINT, as shells report Ctrl-C.
+	ExitInterrupted = 130
 )
 
 // ExitError is an error that decides the process exit code. Its message is

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/connectdb/connectdb/internal/config"
 	"github.com/connectdb/connectdb/internal/iostreams"
 )
 
@@ -23,9 +24,11 @@ type Globals struct {
 	NoColor            bool          // --no-color
 	Timeout            time.Duration // --timeout: bounds every network operation
 	URL                string        // --url, CONNECTDB_URL: overrides Postgres.URL
+	URLSource          string        // where URL came from when not --url, e.g. "libpq environment (PGHOST)"
 	InstrumentationURL string        // --instrumentation-url: overrides Postgres.InstrumentationURL
 	SecretKey          string        // --secret-key, CONNECTDB_SECRET_KEY
 	PasswordFile       string        // --password-file
+	EnvFile            string        // --env-file: Connect's environment (CONNECT_* overrides), systemd EnvironmentFile syntax
 	LockID             string        // --lock-id, CONNECTDB_LOCK_ID
 	AzureAuthorityHost string        // --azure-authority-host, AZURE_AUTHORITY_HOST: Entra ID authority for Azure logins
 }
@@ -37,6 +40,17 @@ type Factory struct {
 	Globals *Globals
 	Getenv  func(string) string
 	Now     func() time.Time
+	// Root is where Connect's own files (its config at the default path,
+	// its secret key) are on this machine: "" (the real root) except in
+	// tests, which lay out a Connect host in a temporary directory.
+	Root string
+}
+
+// ConfigOptions says how to load the Connect config at path ("" for
+// none): with Connect's environment overrides from the process and
+// --env-file, Root, and --timeout bounding a read from stdin.
+func (f *Factory) ConfigOptions(path string) config.LoadOptions {
+	return config.LoadOptions{Path: path, Stdin: f.IO.In, Getenv: f.Getenv, EnvFile: f.Globals.EnvFile, Root: f.Root, Timeout: f.Globals.Timeout}
 }
 
 // NewFactory returns a Factory for a real process run.

@@ -1,6 +1,6 @@
 // Package config loads the parts of a Posit Connect configuration file
 // (rstudio-connect.gcfg) that connectdb needs: the [Server], [Database],
-// [Postgres] and [SQLite] sections.
+// [Postgres] and [SQLite] sections, with Connect's environment overrides.
 //
 // The file uses git-config ("gcfg") syntax and is decoded with
 // gopkg.in/gcfg.v1, following Connect's rules: section and variable
@@ -9,8 +9,13 @@
 // once the last value wins. Sections and variables that connectdb does not
 // read are ignored, so a complete production file loads as is.
 //
-// Besides the values, a Config remembers on which line each variable was
-// set, so that callers can point the user at the exact place to fix.
+// Like Connect, LoadOptions.Load lets environment variables
+// CONNECT_<SECTION>_<PROPERTY> override the file, read from the process or
+// from an --env-file written in systemd EnvironmentFile syntax.
+//
+// Besides the values, a Config remembers where each value came from (a
+// line of the file, an environment variable, a line of the --env-file), so
+// that callers can point the user at the exact place to fix.
 package config
 
 import (
@@ -18,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -55,14 +59,29 @@ type Config struct {
 	Postgres Postgres
 	SQLite   SQLite
 
+	// Root is LoadOptions.Root: where Connect's files are on this machine.
+	Root string
+
+	// CutValues lists unquoted values that a # or ; cut short.
+	CutValues []CutValue
+
 	// keys maps a normalized key (see normKey) to where it was last set.
 	keys map[string]int
+	// origins maps the normalized keys of the settings connectdb reads to
+	// where their effective values came from.
+	origins     map[string]Origin
+	envWarnings []string
 }
 
 // Server holds the [Server] settings connectdb uses.
 type Server struct {
 	// DataDir is Connect's data directory.
 	DataDir string
+	// EncryptionKeyFile is the path of Connect's secret key file when it
+	// is not at {DataDir}/db/secret.key.
+	EncryptionKeyFile string
+	// EncryptionKey is the secret key itself: never print it.
+	EncryptionKey string
 }
 
 // Database holds the [Database] settings.
@@ -106,39 +125,30 @@ func Default() *Config {
 			MaxIdleConnections: DefaultMaxIdleConnections,
 			MaxOpenConnections: DefaultMaxOpenConnections,
 		},
-		SQLite: SQLite{Dir: filepath.Join(DefaultDataDir, "db")},
-		keys:   map[string]int{},
+		SQLite:  SQLite{Dir: filepath.Join(DefaultDataDir, "db")},
+		keys:    map[string]int{},
+		origins: map[string]Origin{},
 	}
 }
 
-// Load reads the config file at path. A path of "-" reads stdin instead,
-// and messages then name the file "<stdin>".
+// Load reads the config file at path without environment overrides; see
+// LoadOptions.Load. A path of "-" reads stdin, and messages then name the
+// file "<stdin>".
 func Load(path string, stdin io.Reader) (*Config, error) {
-	if path == "-" {
-		if stdin == nil {
-			return nil, errors.New("no standard input to read the config from; pass --config PATH")
-		}
-		return Parse(path, stdin)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, openError(path, err)
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, fmt.Errorf("config path %s is a directory; pass --config with the path of rstudio-connect.gcfg", path)
-	}
-	return Parse(path, f)
+	return LoadOptions{Path: path, Stdin: stdin}.Load()
 }
 
-func openError(path string, err error) error {
+func openError(path, flag, what string, err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("config file %s not found; pass --config PATH or --url URL: %w", path, err)
+		if flag == "--config" {
+			return fmt.Errorf("config file %s not found; pass --config PATH or --url URL: %w", path, err)
+		}
+		return fmt.Errorf("%s %s not found; check the path passed with %s: %w", what, path, flag, err)
 	case errors.Is(err, fs.ErrPermission):
-		return fmt.Errorf("permission denied reading config file %s; run connectdb as root (for example with sudo) or as a user who can read it: %w", path, err)
+		return fmt.Errorf("permission denied reading %s %s; run connectdb as root (for example with sudo) or as a user who can read it: %w", what, path, err)
 	default:
-		return fmt.Errorf("cannot open config file %s; check the path passed with --config: %w", path, err)
+		return fmt.Errorf("cannot open %s %s; check the path passed with %s: %w", what, path, flag, err)
 	}
 }
 
@@ -148,19 +158,20 @@ func Parse(name string, r io.Reader) (*Config, error) {
 	if name == "-" {
 		name = stdinName
 	}
-	src, err := io.ReadAll(r)
+	src, err := readCapped(r, name, "config file")
 	if err != nil {
-		return nil, fmt.Errorf("cannot read config file %s: %w", name, err)
+		return nil, err
 	}
-	return parse(name, src)
+	return parse(name, src, envSource{})
 }
 
 // IsSet reports whether key, such as "Database.MaxIdleConnections", was
-// written in the file. Section and variable names are case-insensitive;
-// a subsection is written between them: `LDAP.corp ldap.ServerAddress`.
+// written in the file or set by an environment override. Section and
+// variable names are case-insensitive; a subsection is written between
+// them: `LDAP.corp ldap.ServerAddress`.
 func (c *Config) IsSet(key string) bool {
 	_, ok := c.keys[normKey(key)]
-	return ok
+	return ok || c.Origin(key).IsEnv()
 }
 
 // Line returns the line where key was last set, or 0 when it was not set.
@@ -170,17 +181,22 @@ func (c *Config) Line(key string) int {
 	return c.keys[normKey(key)]
 }
 
-// Where returns "FILE:LINE" for key when it was set, or just the file name
+// Where returns where key's value came from: "FILE:LINE" when the file
+// set it, the environment variable ("CONNECT_POSTGRES_PASSWORD") or
+// "--env-file PATH:LINE" when an override did, or just the file name
 // otherwise; handy for messages that tell the user what to edit.
 func (c *Config) Where(key string) string {
-	name := c.Path
-	if name == "" {
-		name = DefaultPath
+	if o := c.Origin(key); o.Kind != FromDefault {
+		return o.String()
 	}
-	if l := c.Line(key); l > 0 {
-		return fmt.Sprintf("%s:%d", name, l)
+	return c.displayPath()
+}
+
+func (c *Config) displayPath() string {
+	if c.Path == "" {
+		return DefaultPath
 	}
-	return name
+	return c.Path
 }
 
 // normKey lower-cases the section and variable parts of key and keeps a

@@ -154,8 +154,8 @@ func TestErrors(t *testing.T) {
 			`Postgres.Password has no value; write Password = VALUE or delete the line`},
 		{"unterminated quote", "[Postgres]\nURL = \"postgres://x\n", 2, `a quoted value is not closed`},
 		{"bad escape", "[Postgres]\nPassword = \"a\\qb\"\n", 2, `unknown escape sequence`},
-		{"no section", "URL = x\n", 1, `URL is not inside a section; put a [Section] header`},
-		{"missing equals", "[Database]\nProvider postgres\n", 2, `expected "=" after Provider; write Provider = value`},
+		{"no section", "URL = x\n", 1, `a setting is not inside a section; put a [Section] header`},
+		{"missing equals", "[Database]\nProvider postgres\n", 2, `expected "=" after the setting name; write Name = value`},
 		{"unclosed header", "\n\n[Database\nProvider = postgres\n", 3, `section header is not closed`},
 		{"illegal char", "[Database]\n_x = 1\n", 2, `illegal character`},
 		{"empty subsection", "[LDAP \"\"]\n", 1, `empty subsection name`},
@@ -222,7 +222,7 @@ func TestLoadFileErrors(t *testing.T) {
 			t.Errorf("permission error = %v", err)
 		}
 	}
-	if err := openError("/x", fs.ErrPermission); !strings.HasPrefix(err.Error(), "permission denied reading config file /x;") {
+	if err := openError("/x", "--config", "config file", fs.ErrPermission); !strings.HasPrefix(err.Error(), "permission denied reading config file /x;") {
 		t.Errorf("openError = %v", err)
 	}
 }

@@ -22,7 +22,9 @@ import (
 // that errors can carry line numbers and fixes.
 type rawConfig struct {
 	Server struct {
-		DataDir []string
+		DataDir           []string
+		EncryptionKeyFile []string
+		EncryptionKey     []string
 	}
 	Database struct {
 		Provider              []string
@@ -46,7 +48,7 @@ type rawConfig struct {
 
 // readKeys lists the settings connectdb reads, in canonical spelling.
 var readKeys = []string{
-	"Server.DataDir",
+	"Server.DataDir", "Server.EncryptionKeyFile", "Server.EncryptionKey",
 	"Database.Provider", "Database.MaxIdleConnections", "Database.MaxOpenConnections", "Database.ConnectionMaxLifetime",
 	"Postgres.URL", "Postgres.Password", "Postgres.InstrumentationURL", "Postgres.InstrumentationPassword",
 	"Postgres.AzureTenantId", "Postgres.AzureClientId", "Postgres.AzureClientSecret",
@@ -55,7 +57,29 @@ var readKeys = []string{
 
 var utf8BOM = []byte("\ufeff")
 
-func parse(name string, src []byte) (cfg *Config, err error) {
+// fields maps the normalized key of every setting connectdb reads to its
+// values in raw.
+func (raw *rawConfig) fields() map[string]*[]string {
+	return map[string]*[]string{
+		"server.datadir":                   &raw.Server.DataDir,
+		"server.encryptionkeyfile":         &raw.Server.EncryptionKeyFile,
+		"server.encryptionkey":             &raw.Server.EncryptionKey,
+		"database.provider":                &raw.Database.Provider,
+		"database.maxidleconnections":      &raw.Database.MaxIdleConnections,
+		"database.maxopenconnections":      &raw.Database.MaxOpenConnections,
+		"database.connectionmaxlifetime":   &raw.Database.ConnectionMaxLifetime,
+		"postgres.url":                     &raw.Postgres.URL,
+		"postgres.password":                &raw.Postgres.Password,
+		"postgres.instrumentationurl":      &raw.Postgres.InstrumentationURL,
+		"postgres.instrumentationpassword": &raw.Postgres.InstrumentationPassword,
+		"postgres.azuretenantid":           &raw.Postgres.AzureTenantId,
+		"postgres.azureclientid":           &raw.Postgres.AzureClientId,
+		"postgres.azureclientsecret":       &raw.Postgres.AzureClientSecret,
+		"sqlite.dir":                       &raw.SQLite.Dir,
+	}
+}
+
+func parse(name string, src []byte, env envSource) (cfg *Config, err error) {
 	src = bytes.TrimPrefix(src, utf8BOM)
 	sc, serr := scanLayout(name, src)
 	if serr != nil {
@@ -77,6 +101,21 @@ func parse(name string, src []byte) (cfg *Config, err error) {
 	cfg = Default()
 	cfg.Path = name
 	cfg.keys = sc.keys
+	cfg.CutValues = sc.cut
+	if env.file != nil {
+		cfg.envWarnings = env.file.Warnings
+	}
+	fields := raw.fields()
+	for _, k := range readKeys {
+		nk := normKey(k)
+		if l, ok := sc.keys[nk]; ok {
+			cfg.origins[nk] = Origin{Kind: FromFile, Path: name, Line: l}
+		}
+		if v, o, ok := env.lookup(k); ok {
+			*fields[nk] = append(*fields[nk], v)
+			cfg.origins[nk] = o
+		}
+	}
 	if err := cfg.fill(&raw); err != nil {
 		return nil, err
 	}
@@ -122,12 +161,15 @@ func withFix(msg string) string {
 	case strings.HasPrefix(msg, "unquoted '\\'"):
 		return `a backslash outside quotes must end the line or precede a quote; put the value in double quotes and write \\ for a backslash`
 	case strings.HasPrefix(msg, "illegal character NUL"), strings.HasPrefix(msg, "illegal UTF-8"):
-		return msg + "; the file is not UTF-8 text, so check that --config names rstudio-connect.gcfg"
+		return "illegal character; the file is not UTF-8 text, so check that --config names rstudio-connect.gcfg"
 	case strings.HasPrefix(msg, "illegal character"):
-		return msg + "; names may use only letters, digits and '-', and a line must be a [Section] header, Name = value, or a comment"
+		// The scanner quotes the character; a password file must not show it.
+		return "illegal character; names may use only letters, digits and '-', and a line must be a [Section] header, Name = value, or a comment"
 	case strings.HasPrefix(msg, "empty subsection name"):
 		return `empty subsection name; write [Section "name"] or [Section]`
 	}
+	// Keep what locates the problem; drop any token gcfg quotes after it.
+	msg, _, _ = strings.Cut(msg, ", found")
 	return msg + "; write a [Section] header, a Name = value line, or a comment starting with ; or #"
 }
 
@@ -135,6 +177,7 @@ func withFix(msg string) string {
 type layout struct {
 	keys  map[string]int // normKey → line of the last assignment (or first section header)
 	blank map[string]int // normKey → line, for variables whose last occurrence had no "="
+	cut   []CutValue     // unquoted values of read settings cut by a comment
 }
 
 // scanLayout walks the file with gcfg's own scanner, following the same
@@ -198,7 +241,8 @@ func scanLayout(name string, src []byte) (layout, *Error) {
 			}
 		case token.IDENT:
 			if sect == "" {
-				return fail(fmt.Sprintf("%s is not inside a section; put a [Section] header such as [Postgres] above it", lit))
+				// Name no token: the file may be a password file given by mistake.
+				return fail("a setting is not inside a section; put a [Section] header such as [Postgres] above it, and check that --config names rstudio-connect.gcfg")
 			}
 			line := fset.Position(pos).Line
 			k := sectionKey(sect, sub) + "." + strings.ToLower(lit)
@@ -210,15 +254,23 @@ func scanLayout(name string, src []byte) (layout, *Error) {
 				continue
 			}
 			if tok != token.ASSIGN {
-				return fail(fmt.Sprintf(`expected "=" after %s; write %s = value`, varName, varName))
+				return fail(`expected "=" after the setting name; write Name = value`)
 			}
 			next()
 			if tok != token.STRING {
 				return fail(fmt.Sprintf("expected a value after %s =", varName))
 			}
+			valPos, valLit := fset.Position(pos), lit
 			next()
 			if !endOfLine() {
 				return fail("unexpected text after the value; put quotes around a value that contains ; or #")
+			}
+			if cv, ok := cutValue(src, valPos.Offset, valLit); ok && isReadKey(k) {
+				cv.Key, cv.Line, cv.Path, cv.Secret = canonicalKey(k), line, name, secretKeys[k]
+				if cv.Secret {
+					cv.Quoted = "" // never kept, so never printed
+				}
+				lay.cut = append(lay.cut, cv)
 			}
 			lay.keys[k] = line
 			delete(lay.blank, k)
@@ -274,6 +326,8 @@ func (c *Config) fill(raw *rawConfig) error {
 	if v, ok := last(raw.Server.DataDir); ok && v != "" {
 		c.Server.DataDir = v
 	}
+	c.Server.EncryptionKeyFile, _ = last(raw.Server.EncryptionKeyFile)
+	c.Server.EncryptionKey, _ = last(raw.Server.EncryptionKey)
 	c.SQLite.Dir = filepath.Join(c.Server.DataDir, "db")
 	if v, ok := last(raw.SQLite.Dir); ok && v != "" {
 		c.SQLite.Dir = v
@@ -337,7 +391,15 @@ func (c *Config) intValue(key string, vs []string, dflt, example int) (int, erro
 }
 
 func (c *Config) errorf(key string, err error, format string, args ...any) error {
-	return &Error{Path: c.Path, Line: c.Line(key), Key: key, Msg: fmt.Sprintf(format, args...), Err: err}
+	o := c.Origin(key)
+	path, line := c.Path, o.Line
+	switch o.Kind {
+	case FromEnv:
+		path = o.Var
+	case FromEnvFile:
+		path = "--env-file " + o.Path
+	}
+	return &Error{Path: path, Line: line, Key: key, Msg: fmt.Sprintf(format, args...), Err: err}
 }
 
 // ParseDuration parses a Connect duration: a whole number of nanoseconds
@@ -348,4 +410,64 @@ func ParseDuration(s string) (time.Duration, error) {
 		return time.Duration(n), nil
 	}
 	return time.ParseDuration(s)
+}
+
+// CutValue is an unquoted value that gcfg, like Connect, ended at a # or ;
+// written right after it: `Password = p@ss#word` is read as "p@ss".
+type CutValue struct {
+	Path string // the config file as shown to the user
+	Line int
+	Key  string // canonical spelling, such as "Postgres.Password"
+	// Read is how many characters gcfg kept; Column is the 1-based column
+	// of the comment character that cut the value.
+	Read, Column int
+	// Quoted is the whole value as written, in double quotes with \ and
+	// " escaped: the form to write. It is empty when Secret is true.
+	Quoted string
+	// Secret is true for settings that hold a password, key or client
+	// secret, and for URLs (which may carry a password).
+	Secret bool
+}
+
+// cutValue looks at the raw text right after a value token: a # or ;
+// glued to the value means gcfg cut it there. A comment after white space
+// (`Format = TEXT   ; TEXT or JSON`, as in Posit's Docker images) is meant.
+func cutValue(src []byte, off int, lit string) (CutValue, bool) {
+	end := off + len(lit)
+	if end >= len(src) || src[end] != '#' && src[end] != ';' {
+		return CutValue{}, false
+	}
+	lineStart := bytes.LastIndexByte(src[:end], '\n') + 1
+	rest := src[end:]
+	if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+		rest = rest[:i]
+	}
+	whole := unquote(lit) + strings.TrimRight(string(rest), " \t\r")
+	q := strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(whole)
+	return CutValue{Read: len([]rune(unquote(lit))), Column: len([]rune(string(src[lineStart:end]))) + 1, Quoted: `"` + q + `"`}, true
+}
+
+// secretKeys are the read settings whose values must never be shown.
+var secretKeys = map[string]bool{
+	"server.encryptionkey": true, "postgres.password": true, "postgres.instrumentationpassword": true,
+	"postgres.azureclientsecret": true, "postgres.url": true, "postgres.instrumentationurl": true,
+}
+
+func isReadKey(nk string) bool {
+	for _, k := range readKeys {
+		if normKey(k) == nk {
+			return true
+		}
+	}
+	return false
+}
+
+// canonicalKey returns the read setting's canonical spelling.
+func canonicalKey(nk string) string {
+	for _, k := range readKeys {
+		if normKey(k) == nk {
+			return k
+		}
+	}
+	return nk
 }

@@ -70,3 +70,37 @@ func (p Postgres) Format(f fmt.State, verb rune) {
 func (p Postgres) MarshalJSON() ([]byte, error) {
 	return json.Marshal(postgresPlain(p.Redacted()))
 }
+
+// Redacted returns a copy of s safe to print: EncryptionKey becomes
+// "xxxxx" when set.
+func (s Server) Redacted() Server {
+	if s.EncryptionKey != "" {
+		s.EncryptionKey = redacted
+	}
+	return s
+}
+
+// serverPlain has Server's fields but none of its methods.
+type serverPlain Server
+
+// String prints the redacted section.
+func (s Server) String() string { return fmt.Sprintf("%+v", serverPlain(s.Redacted())) }
+
+// GoString prints the redacted section in Go syntax.
+func (s Server) GoString() string { return fmt.Sprintf("%#v", serverPlain(s.Redacted())) }
+
+// Format prints the redacted section for every verb.
+func (s Server) Format(f fmt.State, verb rune) {
+	q := serverPlain(s.Redacted())
+	switch {
+	case verb == 'v' && f.Flag('#'):
+		fmt.Fprintf(f, "%#v", q)
+	case verb == 'v' && f.Flag('+'):
+		fmt.Fprintf(f, "%+v", q)
+	default:
+		fmt.Fprintf(f, "%v", q)
+	}
+}
+
+// MarshalJSON encodes the redacted section.
+func (s Server) MarshalJSON() ([]byte, error) { return json.Marshal(serverPlain(s.Redacted())) }

@@ -49,7 +49,20 @@ type Cause struct {
 type Context struct {
 	User     string
 	Database string
-	Host     string
+	Host     string // a Unix socket directory starts with '/'
+	// NoPassword is true when no password was given: a rejected password
+	// then means a missing one.
+	NoPassword bool
+}
+
+// socket reports whether the connection went over a Unix socket.
+func (c Context) socket() bool { return strings.HasPrefix(c.Host, "/") }
+
+// missingPassword is the cause when the server wants a password and none
+// was given.
+func missingPassword(user string) Cause {
+	return Cause{PasswordMissing, "The server asks " + user + " for a password and none was given.",
+		"Give one: PGPASSWORD, a line in ~/.pgpass (mode 0600) or the file named by PGPASSFILE, CONNECTDB_POSTGRES_PASSWORD, --password-file FILE, or Postgres.Password (encrypted) in the Connect config."}
 }
 
 // Classify explains err. It never returns the raw error text in Summary for
@@ -67,6 +80,9 @@ func ClassifyFor(err error, c Context) Cause {
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code {
 		case "28P01":
+			if c.NoPassword {
+				return missingPassword(user)
+			}
 			return Cause{PasswordFailed, "Password authentication failed for " + user + ".",
 				"Check the password in Postgres.Password (or the URL) against the role's password; reset it with ALTER ROLE " + quote(c.User) + " PASSWORD '...'."}
 		case "3D000":
@@ -84,6 +100,9 @@ func ClassifyFor(err error, c Context) Cause {
 		case "28000":
 			msg := pgErr.Message
 			switch {
+			case strings.Contains(msg, "pg_hba.conf") && c.socket():
+				return Cause{NoHBAEntry, "pg_hba.conf has no entry for " + user + " and " + db + " over the Unix socket " + c.Host + ".",
+					"Add a line such as 'local " + orDefault(c.Database, "connect") + " " + orDefault(c.User, "connect") + " scram-sha-256' (or peer, when the OS user has the role's name) to pg_hba.conf and reload the server."}
 			case strings.Contains(msg, "pg_hba.conf"):
 				if strings.Contains(msg, "no encryption") {
 					return Cause{NoHBAEntry, "pg_hba.conf has no entry allowing " + user + " to connect without SSL.",
@@ -134,8 +153,7 @@ func ClassifyFor(err error, c Context) Cause {
 		return Cause{CertAuthFailed, "The server rejected the client certificate.",
 			"Renew the client certificate in sslcert= and make sure the server's ssl_ca_file trusts its issuer."}
 	case strings.Contains(msg, "no password supplied") || strings.Contains(msg, "password is empty"):
-		return Cause{PasswordMissing, "The server asks for a password and none was given.",
-			"Set Postgres.Password (encrypted) in the config, or pass --password-file."}
+		return missingPassword(user)
 	}
 
 	var dnsErr *net.DNSError

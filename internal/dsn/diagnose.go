@@ -159,7 +159,7 @@ func analyze(raw string) (*layout, []Diagnosis, error) {
 			Fix:     "If the '#' belongs to the database name or a parameter value, percent-encode it as %23; otherwise delete it and what follows.",
 		})
 	}
-	return l, diags, nil
+	return l, allowSocketHost(l, diags), nil
 }
 
 func unsupportedScheme(scheme string) error {
@@ -199,9 +199,37 @@ func validEscape(s string, i int) bool {
 // '@' that ends the userinfo, or -1. It is the last '@' that is followed by
 // a plausible host list and then '/', '?' or the end, unless that '@' is
 // evidently inside a query parameter value (see inQueryValue).
+//
+// It runs in time linear in len(rest) however many '@' there are: what
+// inQueryValue needs is worked out once for the query head and once per
+// parameter, not once per '@'.
 func chooseUserinfoEnd(rest string) int {
+	q := strings.IndexByte(rest, '?')
+	headOK := q >= 0 && queryHeadPlausible(rest[:q])
+	// The parameter the current '@' is in starts at segStart; its key ends
+	// at eq (-1: no '=' before the first '@' seen in it), and textKey says
+	// whether that key is one of queryTextParams.
+	segStart, eq, textKey := -1, -1, false
 	for k := strings.LastIndexByte(rest, '@'); k >= 0; k = strings.LastIndexByte(rest[:k], '@') {
-		if plausibleHostThenEnd(rest[k+1:], false) && !inQueryValue(rest[:k]) {
+		if !plausibleHostThenEnd(rest[k+1:], false) {
+			continue
+		}
+		if !headOK || k <= q {
+			return k
+		}
+		if segStart < 0 || k <= segStart {
+			segStart = q + 1
+			if i := strings.LastIndexByte(rest[q+1:k], '&'); i >= 0 {
+				segStart = q + 1 + i + 1
+			}
+			eq, textKey = strings.IndexByte(rest[segStart:k], '='), false
+			if eq >= 0 {
+				eq += segStart
+				textKey = queryTextParams[strings.ToLower(rest[segStart:eq])]
+			}
+		}
+		// An '@' before the key's '=' is in the key, not the value.
+		if !textKey || eq < 0 || k < eq {
 			return k
 		}
 	}
@@ -264,18 +292,14 @@ var queryTextParams = map[string]bool{
 	"password": true, "sslpassword": true,
 }
 
-// inQueryValue reports whether the end of before (the URL after "://" up to
-// an '@') is evidently inside a query parameter value: before has the shape
-// [userinfo@]host[:port][/database]?…&key=value, with a clean host list and
-// numeric ports, and the last parameter's key is in queryTextParams. So in
-// postgres://u:pw@h/db?application_name=a@b the last '@' is a value's, but
-// in postgres://u:?sslmode=x@h/db it ends the userinfo.
-func inQueryValue(before string) bool {
-	q := strings.IndexByte(before, '?')
-	if q < 0 {
-		return false
-	}
-	head := before[:q]
+// queryHeadPlausible reports whether head, the URL after "://" up to the
+// first '?', has the shape [userinfo@]host[:port][/database] with a clean
+// host list and numeric ports, so that an '@' after the '?' is evidently
+// inside a query parameter value when that parameter is one of
+// queryTextParams. So in postgres://u:pw@h/db?application_name=a@b the last
+// '@' is a value's, but in postgres://u:?sslmode=x@h/db it ends the
+// userinfo.
+func queryHeadPlausible(head string) bool {
 	if i := strings.IndexByte(head, '/'); i >= 0 {
 		if strings.ContainsAny(head[i:], "@#") {
 			return false
@@ -285,15 +309,7 @@ func inQueryValue(before string) bool {
 	if at := strings.LastIndexByte(head, '@'); at >= 0 {
 		head = head[at+1:]
 	}
-	if head == "" || !plausibleHostThenEnd(head, true) {
-		return false
-	}
-	last := before[q+1:]
-	if i := strings.LastIndexByte(last, '&'); i >= 0 {
-		last = last[i+1:]
-	}
-	k, _, ok := strings.Cut(last, "=")
-	return ok && queryTextParams[strings.ToLower(k)]
+	return head != "" && plausibleHostThenEnd(head, true)
 }
 
 // connectOnly are sub-delims RFC 3986 allows in userinfo but Connect's guide

@@ -2,6 +2,7 @@ package dsn
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -68,8 +69,11 @@ func Parse(raw string) (*Info, error) {
 		Database:    p.database,
 		HasPassword: p.hasPassword,
 	}
-	if len(p.hosts) > 0 {
-		info.Host, info.Port = p.hosts[0].Host, p.hosts[0].Port
+	if hp := hostsFromParams(p.params); len(hp) > 0 {
+		info.Hosts = hp // libpq: host= and port= parameters win over the host section
+	}
+	if len(info.Hosts) > 0 {
+		info.Host, info.Port = info.Hosts[0].Host, info.Hosts[0].Port
 	}
 	for _, prm := range p.params {
 		v := prm.Value
@@ -137,18 +141,28 @@ func parse(raw string) (*parsed, error) {
 	if err != nil {
 		return nil, err
 	}
+	var params []Param
+	if l.queryStart >= 0 {
+		for _, seg := range strings.Split(raw[l.queryStart:l.queryEnd], "&") {
+			if seg == "" {
+				continue
+			}
+			k, v, _ := strings.Cut(seg, "=") // the first '=' splits; later ones are data
+			params = append(params, Param{Key: decode(k), Value: decode(v)})
+		}
+	}
 	for _, d := range diags {
 		if d.Severity != SeverityError {
 			continue
 		}
 		sentinel := ErrMalformed
-		if d.Problem == "The URL names no host." {
+		if d.Problem == noHostProblem {
 			sentinel = ErrEmptyHost
 		}
 		return nil, fmt.Errorf("the database URL %s has a problem at byte %d: %s %s (Diagnose lists every problem and proposes a repaired URL): %w",
 			Redact(raw), d.Offset, d.Problem, d.Fix, sentinel)
 	}
-	p := &parsed{scheme: l.scheme, hostSection: raw[l.hostStart:l.hostEnd]}
+	p := &parsed{scheme: l.scheme, hostSection: raw[l.hostStart:l.hostEnd], params: params}
 	if l.userStart >= 0 {
 		p.user = decode(raw[l.userStart:l.userEnd])
 		if l.passStart >= 0 {
@@ -164,17 +178,45 @@ func parse(raw string) (*parsed, error) {
 	if l.pathStart >= 0 {
 		p.database = decode(raw[l.pathStart:l.pathEnd])
 	}
-	if l.queryStart >= 0 {
-		for _, seg := range strings.Split(raw[l.queryStart:l.queryEnd], "&") {
-			if seg == "" {
-				continue
-			}
-			k, v, _ := strings.Cut(seg, "=") // the first '=' splits; later ones are data
-			p.params = append(p.params, Param{Key: decode(k), Value: decode(v)})
-		}
-	}
 	return p, nil
 }
+
+// noHostProblem is the Diagnosis of a URL with an empty host section.
+const noHostProblem = "The URL names no host."
+
+// hostsFromParams returns the hosts of libpq's host= and port= query
+// parameters (comma-separated lists), which override the URL's host
+// section; nil when there is no host parameter.
+func hostsFromParams(params []Param) []HostPort {
+	hosts, ports := "", ""
+	for _, p := range params {
+		switch p.Key {
+		case "host":
+			hosts = p.Value
+		case "port":
+			ports = p.Value
+		}
+	}
+	if hosts == "" {
+		return nil
+	}
+	hs, ps := strings.Split(hosts, ","), strings.Split(ports, ",")
+	out := make([]HostPort, len(hs))
+	for i, h := range hs {
+		out[i].Host = h
+		switch {
+		case len(ps) == len(hs):
+			out[i].Port, _ = strconv.Atoi(ps[i])
+		case len(ps) == 1:
+			out[i].Port, _ = strconv.Atoi(ps[0])
+		}
+	}
+	return out
+}
+
+// IsSocket reports whether host is a Unix socket directory, as libpq
+// decides: it starts with '/'.
+func IsSocket(host string) bool { return strings.HasPrefix(host, "/") }
 
 // decode percent-decodes s, which analyze has checked: every '%' starts a
 // valid escape. Like pgx, '+' stays '+'. An invalid escape is kept as is.
@@ -200,4 +242,19 @@ func unhex(c byte) byte {
 		return c - '0'
 	}
 	return (c | 0x20) - 'a' + 10
+}
+
+// allowSocketHost drops the "names no host" error from diags when the
+// query has a host= parameter, libpq's way to name a Unix socket directory
+// (postgres://user@/db?host=/var/run/postgresql) or hosts.
+func allowSocketHost(l *layout, diags []Diagnosis) []Diagnosis {
+	if l.queryStart < 0 || l.hostStart != l.hostEnd {
+		return diags
+	}
+	for _, seg := range strings.Split(l.raw[l.queryStart:l.queryEnd], "&") {
+		if k, v, _ := strings.Cut(seg, "="); decode(k) == "host" && v != "" {
+			return slices.DeleteFunc(diags, func(d Diagnosis) bool { return d.Problem == noHostProblem })
+		}
+	}
+	return diags
 }

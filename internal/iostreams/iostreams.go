@@ -24,8 +24,8 @@ type IOStreams struct {
 	color     bool
 }
 
-// System returns streams bound to the process's stdin, stdout and stderr.
-// Colour is on only when stdout is a terminal and NO_COLOR is unset.
+// System returns streams bound to the process's stdin, stdout and stderr,
+// with colour decided by ApplyColorEnv from the process environment.
 func System() *IOStreams {
 	s := &IOStreams{
 		In:        os.Stdin,
@@ -35,9 +35,29 @@ func System() *IOStreams {
 		stdoutTTY: term.IsTerminal(int(os.Stdout.Fd())),
 		stderrTTY: term.IsTerminal(int(os.Stderr.Fd())),
 	}
-	_, noColor := os.LookupEnv("NO_COLOR")
-	s.color = s.stdoutTTY && !noColor && os.Getenv("TERM") != "dumb"
+	s.ApplyColorEnv(os.Getenv)
 	return s
+}
+
+// ApplyColorEnv decides colour from the environment, in this order:
+// NO_COLOR set to anything but "" turns it off (no-color.org);
+// CLICOLOR_FORCE or FORCE_COLOR set to anything but "", "0" or "false"
+// turns it on even without a terminal (CI logs); otherwise colour is on
+// when stdout is a terminal and TERM is not "dumb". --no-color is applied
+// after this, with SetColorEnabled(false).
+func (s *IOStreams) ApplyColorEnv(getenv func(string) string) {
+	forced := func(name string) bool {
+		v := getenv(name)
+		return v != "" && v != "0" && v != "false"
+	}
+	switch {
+	case getenv("NO_COLOR") != "":
+		s.color = false
+	case forced("CLICOLOR_FORCE") || forced("FORCE_COLOR"):
+		s.color = true
+	default:
+		s.color = s.stdoutTTY && getenv("TERM") != "dumb"
+	}
 }
 
 // Test returns streams backed by buffers: stdin, stdout, stderr.

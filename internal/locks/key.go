@@ -85,11 +85,19 @@ func (k Key) Form() string {
 
 // String returns the key as ParseKey accepts it: "12345" or "1,2".
 func (k Key) String() string {
+	var b [24]byte
+	return string(k.Append(b[:0]))
+}
+
+// Append appends the key as String writes it to b.
+func (k Key) Append(b []byte) []byte {
 	if k.Pair {
-		a, b := k.Ints()
-		return strconv.FormatInt(int64(a), 10) + "," + strconv.FormatInt(int64(b), 10)
+		x, y := k.Ints()
+		b = strconv.AppendInt(b, int64(x), 10)
+		b = append(b, ',')
+		return strconv.AppendInt(b, int64(y), 10)
 	}
-	return strconv.FormatInt(k.Bigint(), 10)
+	return strconv.AppendInt(b, k.Bigint(), 10)
 }
 
 // MarshalText encodes k as String does, so JSON shows "12345" or "1,2".

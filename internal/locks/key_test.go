@@ -3,6 +3,7 @@ package locks
 import (
 	"context"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/quick"
@@ -160,4 +161,24 @@ func TestKeyMatchesPgLocks(t *testing.T) {
 			t.Fatalf("Unlock(%v) = %v, %v", k, released, err)
 		}
 	}
+}
+
+// FuzzParseInt: the allocation-free decoder of pg_locks' integer columns
+// agrees with strconv on every input.
+func FuzzParseInt(f *testing.F) {
+	for _, s := range []string{"0", "-1", "2147483647", "-2147483648", "2147483648", "4294967295", "4294967296", "", "-", "+1", "01", " 1", "99999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, ok := parseInt([]byte(s), true)
+		want, err := strconv.ParseInt(s, 10, 32)
+		if ok != (err == nil && !strings.HasPrefix(s, "+")) || ok && n != want {
+			t.Errorf("signed %q: got %d %v, strconv %d %v", s, n, ok, want, err)
+		}
+		u, ok := parseInt([]byte(s), false)
+		wantU, err := strconv.ParseUint(s, 10, 32)
+		if ok != (err == nil) || ok && uint64(u) != wantU {
+			t.Errorf("unsigned %q: got %d %v, strconv %d %v", s, u, ok, wantU, err)
+		}
+	})
 }

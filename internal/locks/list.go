@@ -1,13 +1,15 @@
 package locks
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -86,19 +88,17 @@ type Snapshot struct {
 }
 
 // readSQL reads everything in one simple-protocol message, so the whole
-// answer costs one round trip: facts about the connection, the advisory
-// rows of pg_locks (narrow rows: there may be tens of thousands), the client
-// sessions of the listed database(s) (one row each, with the text the
-// verdict needs) and the database names. %[1]s is the database filter on
-// pg_locks, %[2]s the key filter, %[3]s "true" for all databases; all are
-// built from integers only.
+// answer costs one round trip: facts about the connection, the database
+// names, the client sessions of the listed database(s) (one row each, with
+// the text the verdict needs) and last the advisory rows of pg_locks
+// (narrow rows: there may be tens of thousands), so that Read can decode
+// them as they stream in, each linked at once to its session. %[1]s is the
+// database filter on pg_locks, %[2]s the key filter, %[3]s "true" for all
+// databases; all are built from integers only.
 const readSQL = `SELECT clock_timestamp(), pg_backend_pid(), current_database(), current_user,
   current_setting('server_version_num')::int, current_setting('is_superuser')::bool,
   pg_has_role('pg_read_all_stats', 'USAGE'), pg_has_role('pg_signal_backend', 'USAGE');
-SELECT l.classid, l.objid, l.objsubid, l.database, l.mode, l.granted, l.pid, l.virtualtransaction,
-  CASE WHEN l.granted THEN NULL ELSE pg_blocking_pids(l.pid) END
-FROM pg_locks l
-WHERE l.locktype = 'advisory' AND %[1]s AND %[2]s;
+SELECT oid, datname FROM pg_database;
 SELECT a.pid, a.datname, a.usename, a.application_name, host(a.client_addr), a.backend_start, a.xact_start,
   a.query_start, a.state_change, a.state, a.query, a.wait_event_type, a.wait_event,
   CASE WHEN a.usesysid IS NULL THEN false
@@ -108,10 +108,14 @@ SELECT a.pid, a.datname, a.usename, a.application_name, host(a.client_addr), a.b
   coalesce(r.rolsuper, false)
 FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
 WHERE (a.backend_type = 'client backend' OR a.backend_type IS NULL) AND (%[3]s OR a.datname = current_database());
-SELECT oid, datname FROM pg_database`
+SELECT l.classid, l.objid, l.objsubid, l.database, l.mode, l.granted, l.pid, l.virtualtransaction,
+  CASE WHEN l.granted THEN NULL ELSE pg_blocking_pids(l.pid) END
+FROM pg_locks l
+WHERE l.locktype = 'advisory' AND %[1]s AND %[2]s`
 
 // Read lists the advisory locks (granted and waiting) with their sessions,
-// in one round trip.
+// in one round trip. It decodes the rows as they arrive, without keeping
+// the raw answer.
 func Read(ctx context.Context, conn *pgx.Conn, opts ListOptions) (*Snapshot, error) {
 	dbFilter, allDB := "l.database = (SELECT oid FROM pg_database WHERE datname = current_database())", "false"
 	if opts.AllDatabases {
@@ -122,57 +126,81 @@ func Read(ctx context.Context, conn *pgx.Conn, opts ListOptions) (*Snapshot, err
 		c, o, s := opts.Key.PgLocks()
 		keyFilter = fmt.Sprintf("l.classid = %d AND l.objid = %d AND l.objsubid = %d", c, o, s)
 	}
-	results, err := conn.PgConn().Exec(ctx, fmt.Sprintf(readSQL, dbFilter, keyFilter, allDB)).ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("reading pg_locks: %w", err)
-	}
-	if len(results) != 4 || len(results[0].Rows) != 1 {
-		return nil, fmt.Errorf("reading pg_locks: unexpected answer (%d results)", len(results))
-	}
 	d := &decoder{m: conn.TypeMap()}
-	snap := &Snapshot{AllDatabases: opts.AllDatabases, Locks: make([]Lock, 0, len(results[1].Rows)), Active: []Session{}}
-
-	me := results[0].Rows[0]
-	snap.Now = d.time(me[0])
-	snap.OwnPID = d.int32(me[1])
-	snap.Database, snap.User = string(me[2]), string(me[3])
-	snap.ServerVersionNum = int(d.int32(me[4]))
-	snap.Superuser, snap.ReadAllStats, snap.SignalBackend = d.bool(me[5]), d.bool(me[6]), d.bool(me[7])
-
+	snap := &Snapshot{AllDatabases: opts.AllDatabases, Active: []Session{}}
 	dbNames := map[uint32]string{}
-	for _, r := range results[3].Rows {
-		dbNames[d.uint32(r[0])] = string(r[1])
-	}
-	sessions := make(map[int32]*Session, len(results[2].Rows))
-	for _, r := range results[2].Rows {
-		s := &Session{
-			PID: d.int32(r[0]), Database: string(r[1]), User: string(r[2]), Application: string(r[3]), ClientAddr: string(r[4]),
-			BackendStart: d.ptime(r[5]), XactStart: d.ptime(r[6]), QueryStart: d.ptime(r[7]), StateChange: d.ptime(r[8]),
-			State: string(r[9]), Query: string(r[10]), CanSignal: d.bool(r[13]), IsSuperuser: d.bool(r[14]),
-		}
-		if r[11] != nil {
-			s.WaitEvent = string(r[11]) + ":" + string(r[12])
-		}
-		s.Visible = r[9] != nil
-		sessions[s.PID] = s
-	}
+	sessions := map[int32]*Session{}
 	lockRoles := map[string]bool{}
-	for _, r := range results[1].Rows {
-		key, err := FromPgLocks(d.uint32(r[0]), d.uint32(r[1]), int16(d.int32(r[2])))
-		if err != nil {
-			return nil, err
-		}
-		dboid := d.uint32(r[3])
-		lk := Lock{Key: key, Form: key.Form(), DatabaseOID: dboid, Database: dbNames[dboid], Mode: modeName(string(r[4])),
-			Granted: d.bool(r[5]), VirtualXact: string(r[7]), BlockedBy: d.int32s(r[8])}
-		if r[6] != nil {
-			lk.PID = d.int32(r[6])
-			if s, ok := sessions[lk.PID]; ok {
-				lk.Session = s
-				lockRoles[s.User] = true
+	vxacts := map[string]string{} // interned virtualtransaction values: one per session
+	facts := 0
+	mrr := conn.PgConn().Exec(ctx, fmt.Sprintf(readSQL, dbFilter, keyFilter, allDB))
+	n := 0
+	for ; mrr.NextResult(); n++ {
+		rr := mrr.ResultReader()
+		for rr.NextRow() {
+			r := rr.Values()
+			switch n {
+			case 0:
+				facts++
+				snap.Now = d.time(r[0])
+				snap.OwnPID = d.int32(r[1])
+				snap.Database, snap.User = string(r[2]), string(r[3])
+				snap.ServerVersionNum = int(d.int32(r[4]))
+				snap.Superuser, snap.ReadAllStats, snap.SignalBackend = d.bool(r[5]), d.bool(r[6]), d.bool(r[7])
+			case 1:
+				dbNames[d.uint32(r[0])] = string(r[1])
+			case 2:
+				s := &Session{
+					PID: d.int32(r[0]), Database: string(r[1]), User: string(r[2]), Application: string(r[3]), ClientAddr: string(r[4]),
+					BackendStart: d.ptime(r[5]), XactStart: d.ptime(r[6]), QueryStart: d.ptime(r[7]), StateChange: d.ptime(r[8]),
+					State: string(r[9]), Query: string(r[10]), CanSignal: d.bool(r[13]), IsSuperuser: d.bool(r[14]),
+				}
+				if r[11] != nil {
+					s.WaitEvent = string(r[11]) + ":" + string(r[12])
+				}
+				s.Visible = r[9] != nil
+				sessions[s.PID] = s
+			case 3:
+				if snap.Locks == nil {
+					snap.Locks = make([]Lock, 0, 64)
+				}
+				key, err := FromPgLocks(d.uint32(r[0]), d.uint32(r[1]), int16(d.int32(r[2])))
+				if err != nil {
+					mrr.Close()
+					return nil, err
+				}
+				dboid := d.uint32(r[3])
+				lk := Lock{Key: key, Form: key.Form(), DatabaseOID: dboid, Database: dbNames[dboid], Mode: modeName(r[4]),
+					Granted: d.bool(r[5]), BlockedBy: d.int32s(r[8])}
+				vx, ok := vxacts[string(r[7])]
+				if !ok {
+					vx = string(r[7])
+					vxacts[vx] = vx
+				}
+				lk.VirtualXact = vx
+				if r[6] != nil {
+					lk.PID = d.int32(r[6])
+					if s, ok := sessions[lk.PID]; ok {
+						lk.Session = s
+						lockRoles[s.User] = true
+					}
+				}
+				snap.Locks = append(snap.Locks, lk)
 			}
 		}
-		snap.Locks = append(snap.Locks, lk)
+		if _, err := rr.Close(); err != nil {
+			mrr.Close()
+			return nil, fmt.Errorf("reading pg_locks: %w", err)
+		}
+	}
+	if err := mrr.Close(); err != nil {
+		return nil, fmt.Errorf("reading pg_locks: %w", err)
+	}
+	if n != 4 || facts != 1 {
+		return nil, fmt.Errorf("reading pg_locks: unexpected answer (%d results)", n)
+	}
+	if snap.Locks == nil {
+		snap.Locks = []Lock{}
 	}
 	if d.err != nil {
 		return nil, fmt.Errorf("reading pg_locks: %w", d.err)
@@ -200,18 +228,46 @@ func (d *decoder) fail(what string, b []byte, err error) {
 	}
 }
 
+var errNotInteger = errors.New("not a decimal integer in range")
+
+// parseInt reads a decimal integer of at most 32 bits from b without
+// allocating (strconv would copy b into a string).
+func parseInt(b []byte, signed bool) (int64, bool) {
+	neg := false
+	if signed && len(b) > 0 && b[0] == '-' {
+		neg, b = true, b[1:]
+	}
+	if len(b) == 0 || len(b) > 10 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	if signed && (n < math.MinInt32 || n > math.MaxInt32) || !signed && n > math.MaxUint32 {
+		return 0, false
+	}
+	return n, true
+}
+
 func (d *decoder) int32(b []byte) int32 {
-	n, err := strconv.ParseInt(string(b), 10, 32)
-	if err != nil {
-		d.fail("integer", b, err)
+	n, ok := parseInt(b, true)
+	if !ok {
+		d.fail("integer", b, errNotInteger)
 	}
 	return int32(n)
 }
 
 func (d *decoder) uint32(b []byte) uint32 {
-	n, err := strconv.ParseUint(string(b), 10, 32)
-	if err != nil {
-		d.fail("oid", b, err)
+	n, ok := parseInt(b, false)
+	if !ok {
+		d.fail("oid", b, errNotInteger)
 	}
 	return uint32(n)
 }
@@ -220,14 +276,13 @@ func (d *decoder) bool(b []byte) bool { return len(b) == 1 && b[0] == 't' }
 
 // int32s reads an int4[] such as {1,2}; NULL and {} give nil.
 func (d *decoder) int32s(b []byte) []int32 {
-	t := strings.Trim(string(b), "{}")
-	if t == "" {
+	b = bytes.Trim(b, "{}")
+	if len(b) == 0 {
 		return nil
 	}
-	parts := strings.Split(t, ",")
-	out := make([]int32, len(parts))
-	for i, p := range parts {
-		out[i] = d.int32([]byte(p))
+	out := make([]int32, 0, bytes.Count(b, []byte{','})+1)
+	for p := range bytes.SplitSeq(b, []byte{','}) {
+		out = append(out, d.int32(p))
 	}
 	return out
 }
@@ -323,14 +378,14 @@ func sortLocks(ls []Lock) {
 	})
 }
 
-func modeName(m string) string {
-	switch m {
+func modeName(m []byte) string {
+	switch string(m) {
 	case "ExclusiveLock":
 		return "exclusive"
 	case "ShareLock":
 		return "share"
 	}
-	return m
+	return string(m)
 }
 
 // Age returns now - t rounded to the second, or 0 when t is nil.

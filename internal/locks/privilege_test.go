@@ -62,6 +62,7 @@ func TestNonPrivilegedRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	snap.Now = snap.Now.Add(aged) // the holder looks stuck: only the privilege is missing
 	p = MakePlan(snap, Selection{Key: &key})
 	if len(p.Actionable()) != 0 || !strings.Contains(p.Candidates[0].Refused, "GRANT pg_signal_backend TO "+admin) {
 		t.Fatalf("plan without signal: %+v", p.Candidates)
@@ -79,6 +80,7 @@ func TestNonPrivilegedRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	snap.Now = snap.Now.Add(aged)
 	p = MakePlan(snap, Selection{Key: &key})
 	res, err := Execute(ctx, me, p, Selection{Key: &key}, fast)
 	if err != nil || !res.OK() {
@@ -106,6 +108,7 @@ func TestSameRoleMaySignalItsOwnSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	snap.Now = snap.Now.Add(aged)
 	p := MakePlan(snap, Selection{Key: &key})
 	if len(p.Actionable()) != 1 {
 		t.Fatalf("same role: %+v", p.Candidates)
@@ -128,6 +131,7 @@ func TestSuperuserHolderNeedsSuperuser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	snap.Now = snap.Now.Add(aged)
 	p := MakePlan(snap, Selection{Key: ptr(BigintKey(66))})
 	if len(p.Actionable()) != 0 || !strings.Contains(p.Candidates[0].Refused, "superuser") {
 		t.Fatalf("superuser holder: %+v", p.Candidates)

@@ -18,7 +18,11 @@ type Selection struct {
 	PID          int32         // only this backend (0: any)
 	IdleFor      time.Duration // only holders idle at least this long (0: any)
 	AllDatabases bool          // also sessions of other databases
-	Force        bool          // also active holders and migration-like applications
+	Force        bool          // also holders whose verdict is not stuck
+	// StuckAfter is show-locks' --stuck-after: the idle time after which a
+	// holder looks stuck (DefaultStuckAfter when 0). Only holders whose
+	// verdict (Judge) is stuck are ended without Force.
+	StuckAfter time.Duration
 }
 
 // Actions a plan can take on a holder.
@@ -36,6 +40,7 @@ type Candidate struct {
 	Keys         []Key      `json:"keys"`
 	Action       string     `json:"action,omitempty"`  // ActionTerminate or ActionCancelTerminate; "" when refused or skipped
 	Why          string     `json:"why"`               // why it was selected and what it looks like
+	Verdict      *Verdict   `json:"verdict,omitempty"` // show-locks' verdict on the holder (Judge)
 	Refused      string     `json:"refused,omitempty"` // why it will not be ended, with the fix
 	Skipped      string     `json:"skipped,omitempty"` // why it is outside the selection
 }
@@ -158,36 +163,44 @@ func decide(snap *Snapshot, sel Selection, c *Candidate) {
 			return
 		}
 	}
-	switch {
-	case !s.Visible || s.BackendStart == nil:
+	v := Judge(snap, s, sel.StuckAfter)
+	c.Verdict = &v
+	if !s.Visible || s.BackendStart == nil {
 		c.Refused = fmt.Sprintf("role %s cannot see this session's state and start time, so it cannot tell a stuck lock from a running migration "+
 			"or check that the session has not changed; run GRANT pg_read_all_stats TO %s (or use a superuser)", snap.User, snap.User)
 		return
-	case !s.CanSignal:
+	}
+	if !sel.Force && v.Kind != VerdictStuck {
+		c.Refused = refusal(s, v, sel.StuckAfter)
+		return
+	}
+	if !s.CanSignal {
 		c.Refused = signalAdvice(snap, s)
 		return
 	}
 	c.Action = ActionTerminate
-	if sel.Force {
-		if s.State == "active" {
-			c.Action = ActionCancelTerminate
-		}
-		return
+	if Running(s.State) {
+		c.Action = ActionCancelTerminate
 	}
+}
+
+// refusal explains why a holder whose verdict v is not stuck is not ended,
+// and what would change that.
+func refusal(s *Session, v Verdict, stuckAfter time.Duration) string {
+	why := "show-locks' verdict is not \"looks stuck\": " + v.Text
 	switch {
-	case s.State == "active":
-		c.Refused = fmt.Sprintf("it is running a statement (%s for %s): a migration is probably running; wait, or add --force to cancel it",
-			quoteQuery(s.Query, 60), FormatAge(Age(snap.Now, s.QueryStart)))
-	case LooksLikeMigration(s.Application):
-		c.Refused = fmt.Sprintf("its application name %q looks like a migration tool; make sure it has finished, then add --force", s.Application)
-	case ActiveSibling(snap, s) != nil:
-		sib := ActiveSibling(snap, s)
-		c.Refused = fmt.Sprintf("pid %d of the same role and client is running %s: a migration may be running on another connection; wait, or add --force",
-			sib.PID, quoteQuery(sib.Query, 60))
+	case v.Kind == VerdictRecent && InTransaction(s.State):
+		return fmt.Sprintf("%s. A holder idle in a transaction whose last statement ended less than %s ago may be a migration between two steps, "+
+			"so it is never ended without --force: wait and run again, or add --force", why, FormatAge(MinTransactionIdle))
+	case v.Kind == VerdictRecent:
+		return fmt.Sprintf("%s (--stuck-after %s). Wait and run again, judge sooner with a shorter --stuck-after, or add --force",
+			why, FormatAge(StuckThreshold(s.State, stuckAfter)))
+	case v.Kind == VerdictBusy && Running(s.State):
+		return why + "; or add --force to cancel it"
+	case v.Kind == VerdictBusy:
+		return why + "; once you are sure, add --force"
 	}
-	if c.Refused != "" {
-		c.Action = ""
-	}
+	return why + "; add --force only if you know that the session is stuck"
 }
 
 // signalAdvice explains why snap's role may not signal s and what to grant.
@@ -253,13 +266,15 @@ func (r *Result) OK() bool {
 
 // signalSQL ends a backend only if it is still the same session (pid and
 // backend_start), is not connectdb's own, still holds at least one of the
-// planned keys, and, unless forced, is not running a statement. %s is the
-// function, %s the key condition.
+// planned keys, and, unless forced, is still in the state the verdict
+// judged, unchanged since (same state and state_change: it has not run a
+// statement in between) and not running one; with --idle-for it must also
+// still be idle that long. %s is the function, %s the key condition.
 const signalSQL = `
 SELECT %s(a.pid)
 FROM pg_stat_activity a
 WHERE a.pid = $1 AND a.backend_start = $2 AND a.pid <> pg_backend_pid()
-  AND ($3 OR a.state IS DISTINCT FROM 'active')
+  AND ($3 OR (a.state NOT IN ('active', 'fastpath function call') AND a.state = $5 AND a.state_change = $6))
   AND ($4::float8 <= 0 OR (a.state IS DISTINCT FROM 'active' AND clock_timestamp() - a.state_change >= make_interval(secs => $4::float8)))
   AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.pid = a.pid AND (%s))`
 
@@ -276,8 +291,13 @@ func keyCondition(keys []Key) string {
 // the re-check; it reports whether the backend was still the planned one.
 func signal(ctx context.Context, conn *pgx.Conn, fn string, c Candidate, force bool, idleFor time.Duration) (bool, error) {
 	q := fmt.Sprintf(signalSQL, fn, keyCondition(c.Keys))
+	var state string
+	var changed *time.Time
+	if c.Session != nil {
+		state, changed = c.Session.State, c.Session.StateChange
+	}
 	var ok bool
-	err := conn.QueryRow(ctx, q, c.PID, *c.BackendStart, force, idleFor.Seconds()).Scan(&ok)
+	err := conn.QueryRow(ctx, q, c.PID, *c.BackendStart, force, idleFor.Seconds(), state, changed).Scan(&ok)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return false, nil
 	}

@@ -11,16 +11,32 @@ import (
 	"github.com/connectdb/connectdb/internal/locks/lockstest"
 )
 
-var fast = ExecOptions{Grace: 3 * time.Second, Wait: 10 * time.Second, Poll: 50 * time.Millisecond}
+// fast bounds Execute in tests. Grace is short because the tests that wait
+// it out hold session-level locks, which a cancel never releases; Wait is
+// long because Execute stops waiting as soon as the lock is gone.
+var fast = ExecOptions{Grace: time.Second, Wait: time.Minute, Poll: 20 * time.Millisecond}
 
 func plan(t *testing.T, me *pgx.Conn, sel Selection) *Plan {
+	t.Helper()
+	return planLater(t, me, sel, 0)
+}
+
+// planLater plans from a snapshot judged d later than it was read, as if
+// every holder had been idle d longer: how the tests release holders that
+// look stuck without waiting a minute. Execute still re-checks on the
+// server that each holder is unchanged.
+func planLater(t *testing.T, me *pgx.Conn, sel Selection, d time.Duration) *Plan {
 	t.Helper()
 	snap, err := Read(context.Background(), me, ListOptions{AllDatabases: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	snap.Now = snap.Now.Add(d)
 	return MakePlan(snap, sel)
 }
+
+// aged is how much later planLater judges holders meant to look stuck.
+const aged = 2 * MinTransactionIdle
 
 func candidate(t *testing.T, p *Plan, pid int32) Candidate {
 	t.Helper()
@@ -33,15 +49,16 @@ func candidate(t *testing.T, p *Plan, pid int32) Candidate {
 	return Candidate{}
 }
 
-// waitFor polls until cond holds or fails the test after 10s.
+// waitFor polls until cond holds or fails the test after a minute (a
+// generous bound for a loaded machine; it returns as soon as cond holds).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -58,7 +75,7 @@ func TestReleaseIdleAndIdleInTransaction(t *testing.T) {
 	}{{idle, k1}, {inTx, k2}} {
 		pid := backendPID(t, tc.conn)
 		sel := Selection{Key: &tc.key}
-		p := plan(t, me, sel)
+		p := planLater(t, me, sel, aged)
 		c := candidate(t, p, pid)
 		if c.Action != ActionTerminate || c.Refused != "" {
 			t.Fatalf("%v: want terminate, got %+v", tc.key, c)
@@ -176,7 +193,7 @@ func TestReleaseWaiterAcquiresAfterRelease(t *testing.T) {
 		return err == nil && len(Waiting(l, key)) == 1
 	})
 	sel := Selection{Key: &key}
-	p := plan(t, me, sel)
+	p := planLater(t, me, sel, aged)
 	if len(p.Actionable()) != 1 || p.Actionable()[0].PID != hp {
 		t.Fatalf("plan: %+v", p.Candidates)
 	}
@@ -204,7 +221,7 @@ func TestReleaseRaceHolderExits(t *testing.T) {
 	h := lockstest.Hold(t, srv, db, "leaving", "SELECT pg_advisory_lock(8)")
 	key := BigintKey(8)
 	sel := Selection{Key: &key}
-	p := plan(t, me, sel)
+	p := planLater(t, me, sel, aged)
 	if len(p.Actionable()) != 1 {
 		t.Fatalf("plan: %+v", p.Candidates)
 	}
@@ -241,7 +258,7 @@ func TestReleaseOtherDatabaseNeedsFlag(t *testing.T) {
 	if len(p.Candidates) != 1 || !strings.Contains(p.Candidates[0].Skipped, "--all-databases") || len(p.Actionable()) != 0 {
 		t.Fatalf("other database: %+v", p.Candidates)
 	}
-	p = plan(t, me, Selection{Key: &key, AllDatabases: true})
+	p = planLater(t, me, Selection{Key: &key, AllDatabases: true}, aged)
 	if len(p.Actionable()) != 1 {
 		t.Fatalf("with --all-databases: %+v", p.Candidates)
 	}
@@ -270,8 +287,10 @@ func TestReleaseIdleFor(t *testing.T) {
 	if len(p.Actionable()) != 0 || !strings.Contains(p.Candidates[0].Skipped, "--idle-for") {
 		t.Fatalf("--idle-for 1h: %+v", p.Candidates)
 	}
-	time.Sleep(1100 * time.Millisecond)
-	p = plan(t, me, Selection{Key: &key, IdleFor: time.Second})
+	// --idle-for compares with the server's clock: wait until the holder
+	// has really been idle for a second.
+	lockstest.Until(t, srv, db, lockstest.InState("fresh", "idle", 1100*time.Millisecond))
+	p = plan(t, me, Selection{Key: &key, IdleFor: time.Second, StuckAfter: time.Second})
 	if len(p.Actionable()) != 1 {
 		t.Fatalf("--idle-for 1s: %+v", p.Candidates)
 	}

@@ -50,11 +50,19 @@ func BuildReport(snap *Snapshot, id *Key, idSource, connectUser string, stuckAft
 		Signal: snap.SignalBackend, ServerTime: snap.Now.UTC(),
 		Locks: make([]ReportLock, 0, len(snap.Locks)), Active: snap.Active, Notes: []string{},
 	}
+	// A verdict depends on the holding session, not on the lock: judge
+	// each session once, however many locks it holds.
+	verdicts := make(map[int32]*Verdict)
 	for _, l := range snap.Locks {
 		rl := ReportLock{Lock: l, Connect: Classify(l, id, connectUser)}
 		if l.Granted {
-			v := Assess(snap, l, stuckAfter)
-			rl.Verdict = &v
+			v := verdicts[l.PID]
+			if v == nil || l.PID == 0 {
+				a := Assess(snap, l, stuckAfter)
+				v = &a
+				verdicts[l.PID] = v
+			}
+			rl.Verdict = v
 		}
 		r.Locks = append(r.Locks, rl)
 	}

@@ -2,7 +2,7 @@ package locks
 
 import (
 	"fmt"
-	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -57,61 +57,145 @@ const (
 	VerdictWaiting  = "waiting"  // nobody holds it; sessions wait
 )
 
+// MinTransactionIdle is the shortest idle time after which a holder that is
+// idle *in a transaction* can look stuck, whatever --stuck-after says: a
+// migration that runs in one transaction sits idle in it between two
+// statements while the application works, so a transaction with fresh
+// activity is never judged stuck (only --force ends it).
+const MinTransactionIdle = time.Minute
+
 // Verdict is the one-line judgement on a held lock.
 type Verdict struct {
 	Kind string `json:"kind"`
 	Text string `json:"text"`
+	// StuckIn, for a recent verdict, is how much longer the holder must
+	// stay idle before the verdict calls it stuck.
+	StuckIn time.Duration `json:"-"`
+	// StuckInSeconds is StuckIn for JSON.
+	StuckInSeconds float64 `json:"stuck_in_seconds,omitempty"`
 }
 
-// migrationApp matches application names of schema migration tools.
-var migrationApp = regexp.MustCompile(`(?i)migrat|upgrade|flyway|liquibase|goose|alembic|sqitch|schema`)
+// migrationWords are the parts of application names of schema migration
+// tools, in lower case.
+var migrationWords = []string{"migrat", "upgrade", "flyway", "liquibase", "goose", "alembic", "sqitch", "schema"}
 
 // LooksLikeMigration reports whether an application_name suggests a running
-// schema migration.
-func LooksLikeMigration(app string) bool { return migrationApp.MatchString(app) }
+// schema migration (case-insensitive).
+func LooksLikeMigration(app string) bool {
+	if app == "" {
+		return false
+	}
+	low := strings.ToLower(app)
+	for _, w := range migrationWords {
+		if strings.Contains(low, w) {
+			return true
+		}
+	}
+	return false
+}
 
-// Assess judges the granted row l of snap. stuckAfter is the idle time after
-// which a holder looks stuck (DefaultStuckAfter when 0).
-func Assess(snap *Snapshot, l Lock, stuckAfter time.Duration) Verdict {
+// InTransaction reports whether state is one of the idle-in-transaction
+// states.
+func InTransaction(state string) bool {
+	return strings.HasPrefix(state, "idle in transaction")
+}
+
+// Running reports whether state means the backend is executing something.
+func Running(state string) bool {
+	return state == "active" || state == "fastpath function call"
+}
+
+// StuckThreshold is how long a holder in state must be idle before it looks
+// stuck: stuckAfter (DefaultStuckAfter when <= 0), but never less than
+// MinTransactionIdle for a holder idle in a transaction.
+func StuckThreshold(state string, stuckAfter time.Duration) time.Duration {
 	if stuckAfter <= 0 {
 		stuckAfter = DefaultStuckAfter
 	}
+	if InTransaction(state) && stuckAfter < MinTransactionIdle {
+		return MinTransactionIdle
+	}
+	return stuckAfter
+}
+
+// Assess judges the row l of snap: Judge for a granted row held by a
+// session, the facts otherwise.
+func Assess(snap *Snapshot, l Lock, stuckAfter time.Duration) Verdict {
 	if !l.Granted {
-		return Verdict{VerdictWaiting, fmt.Sprintf("pid %d waits for this lock", l.PID)}
+		return Verdict{Kind: VerdictWaiting, Text: "pid " + itoa(l.PID) + " waits for this lock"}
 	}
 	if l.PID == 0 {
-		return Verdict{VerdictPrepXact, fmt.Sprintf("held by a prepared transaction (%s), not by a session: "+
+		return Verdict{Kind: VerdictPrepXact, Text: fmt.Sprintf("held by a prepared transaction (%s), not by a session: "+
 			"find it in pg_prepared_xacts and finish it with COMMIT PREPARED or ROLLBACK PREPARED", l.VirtualXact)}
 	}
-	s := l.Session
-	if s == nil {
-		return Verdict{VerdictHidden, fmt.Sprintf("held by pid %d, which pg_stat_activity does not show", l.PID)}
+	if l.Session == nil {
+		return Verdict{Kind: VerdictHidden, Text: fmt.Sprintf("held by pid %d, which pg_stat_activity does not show", l.PID)}
+	}
+	return Judge(snap, l.Session, stuckAfter)
+}
+
+// Judge is the one rule that show-locks prints and release-locks obeys: it
+// judges the session s, which holds advisory locks, from snap. Only a
+// VerdictStuck holder may be ended without --force. stuckAfter is the idle
+// time after which a holder looks stuck (DefaultStuckAfter when <= 0; see
+// StuckThreshold for holders idle in a transaction).
+//
+// A holder is stuck only when all of these hold: the connecting role can
+// see its state; it is not running a statement; its application name does
+// not look like a migration tool; no other session of the same role,
+// client, application and database is running a statement; and it has been
+// idle for at least its threshold.
+func Judge(snap *Snapshot, s *Session, stuckAfter time.Duration) Verdict {
+	if !s.Visible {
+		return Verdict{Kind: VerdictHidden, Text: fmt.Sprintf("held by pid %d (%s, user %s); role %s cannot see its state: "+
+			"grant pg_read_all_stats to %s to tell a stuck lock from a running migration", s.PID, appName(s.Application), s.User, snap.User, snap.User)}
 	}
 	who := Describe(s)
-	if !s.Visible {
-		return Verdict{VerdictHidden, fmt.Sprintf("held by pid %d (%s, user %s); role %s cannot see its state: "+
-			"grant pg_read_all_stats to %s to tell a stuck lock from a running migration", l.PID, appName(s.Application), s.User, snap.User, snap.User)}
+	if s.StateChange == nil || s.State == "" || s.State == "disabled" {
+		return Verdict{Kind: VerdictHidden, Text: fmt.Sprintf("held by pid %d (%s); pg_stat_activity shows no state or state change time for it "+
+			"(is track_activities off?), so connectdb cannot tell a stuck lock from a running migration", s.PID, who)}
 	}
-	conn := Age(snap.Now, s.BackendStart)
-	idle := Age(snap.Now, s.StateChange)
+	idle := snap.Now.Sub(*s.StateChange)
 	switch {
-	case s.State == "active":
-		return Verdict{VerdictBusy, fmt.Sprintf("held by an active session (pid %d, %s) running %s for %s: a migration is probably running — wait",
-			l.PID, who, quoteQuery(s.Query, 60), FormatAge(Age(snap.Now, s.QueryStart)))}
+	case Running(s.State):
+		return Verdict{Kind: VerdictBusy, Text: fmt.Sprintf("held by an active session (pid %d, %s) running %s for %s: a migration is probably running — wait",
+			s.PID, who, quoteQuery(s.Query, 60), FormatAge(Age(snap.Now, s.QueryStart)))}
 	case LooksLikeMigration(s.Application):
-		return Verdict{VerdictBusy, fmt.Sprintf("held by pid %d (%s), %s for %s; its application name looks like a migration tool — make sure it has finished before releasing",
-			l.PID, who, s.State, FormatAge(idle))}
+		return Verdict{Kind: VerdictBusy, Text: fmt.Sprintf("held by pid %d (%s), %s for %s; its application name looks like a migration tool — make sure it has finished before releasing",
+			s.PID, who, s.State, FormatAge(idle))}
 	}
 	if sib := ActiveSibling(snap, s); sib != nil {
-		return Verdict{VerdictBusy, fmt.Sprintf("held by pid %d (%s), %s for %s, but pid %d of the same role and client is running %s for %s: a migration may be running on another connection — wait",
-			l.PID, who, s.State, FormatAge(idle), sib.PID, quoteQuery(sib.Query, 60), FormatAge(Age(snap.Now, sib.QueryStart)))}
+		return Verdict{Kind: VerdictBusy, Text: fmt.Sprintf("held by pid %d (%s), %s for %s, but pid %d of the same role and client is running %s for %s: a migration may be running on another connection — wait",
+			s.PID, who, s.State, FormatAge(idle), sib.PID, quoteQuery(sib.Query, 60), FormatAge(Age(snap.Now, sib.QueryStart)))}
 	}
-	if s.StateChange != nil && snap.Now.Sub(*s.StateChange) < stuckAfter {
-		return Verdict{VerdictRecent, fmt.Sprintf("held by pid %d (%s), %s for only %s: it may be between migration steps — check again in a minute",
-			l.PID, who, s.State, FormatAge(idle))}
+	if th := StuckThreshold(s.State, stuckAfter); idle < th {
+		left := th - idle
+		return Verdict{Kind: VerdictRecent, StuckIn: left, StuckInSeconds: left.Round(100 * time.Millisecond).Seconds(), Text: fmt.Sprintf("held by pid %d (%s), %s for only %s: it may be between migration steps — it would look stuck in %s; check again then",
+			s.PID, who, s.State, formatIdle(idle), FormatAge(ceilSecond(left)))}
 	}
-	return Verdict{VerdictStuck, fmt.Sprintf("held by pid %d (%s) for %s, %s for %s: looks stuck",
-		l.PID, who, FormatAge(conn), s.State, FormatAge(idle))}
+	return Verdict{Kind: VerdictStuck, Text: fmt.Sprintf("held by pid %d (%s) for %s, %s for %s: looks stuck",
+		s.PID, who, FormatAge(Age(snap.Now, s.BackendStart)), s.State, FormatAge(idle))}
+}
+
+// formatIdle prints a short idle time with a tenth of a second (0.8s), a
+// longer one like FormatAge.
+func formatIdle(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	if d < 10*time.Second {
+		return strconv.FormatFloat(d.Round(100*time.Millisecond).Seconds(), 'f', 1, 64) + "s"
+	}
+	return FormatAge(d)
+}
+
+// ceilSecond rounds d up to a whole second, so that "check again in 59s"
+// is never too early.
+func ceilSecond(d time.Duration) time.Duration {
+	if r := d % time.Second; r != 0 {
+		d += time.Second - r
+	}
+	return d
 }
 
 // ActiveSibling returns another active session of s's role from the same

@@ -27,8 +27,8 @@ func TestPasswordPrecedence(t *testing.T) {
 	keyData, _ := os.ReadFile("testdata/connect.key")
 	keyPath := writeFile(t, filepath.Join(dir, "secret.key"), string(keyData), 0o600)
 	k, _, _ := LoadKey(keyPath)
-	enc, _ := k.Encrypt("from-config", false)
-	encFIPS, _ := k.Encrypt("from-config-fips", true)
+	enc := encryptShaped(t, k, "from-config", false)
+	encFIPS := encryptShaped(t, k, "from-config-fips", true)
 	pwFile := writeFile(t, filepath.Join(dir, "pw"), "from-file\r\nsecond line\n", 0o600)
 	home := filepath.Join(dir, "home")
 	os.Mkdir(home, 0o700)
@@ -36,6 +36,7 @@ func TestPasswordPrecedence(t *testing.T) {
 	altPgpass := writeFile(t, filepath.Join(dir, "alt.pgpass"), "*:*:*:*:from-alt\n", 0o600)
 	openPgpass := writeFile(t, filepath.Join(dir, "open.pgpass"), "*:*:*:*:from-open\n", 0o644)
 
+	const alnum64 = "Q7hLk2PzX9aVbN4mR8sT1uW6yC3dE5fG0jH2kL4nP6qS8tV0xZ2bD4fH6jK8mN0p"
 	tests := []struct {
 		name     string
 		file     string
@@ -49,27 +50,31 @@ func TestPasswordPrecedence(t *testing.T) {
 		errorHas string
 	}{
 		{name: "password file first", file: pwFile, env: map[string]string{EnvPassword: "e", EnvPGPassword: "p"}, config: enc,
-			want: "from-file", source: "--password-file"},
+			want: "from-file", source: "--password-file " + pwFile},
 		{name: "env primary", env: map[string]string{EnvPassword: "from-env", EnvInstrumentationPassword: "i", EnvPGPassword: "p"}, config: enc,
-			want: "from-env", source: "env " + EnvPassword},
+			want: "from-env", source: EnvPassword},
 		{name: "env instrumentation", target: Instrumentation, env: map[string]string{EnvPassword: "x", EnvInstrumentationPassword: "from-ienv"}, config: enc,
-			want: "from-ienv", source: "env " + EnvInstrumentationPassword},
+			want: "from-ienv", source: EnvInstrumentationPassword},
 		{name: "config decrypted with flag key", keyPath: keyPath, env: map[string]string{EnvPGPassword: "p"}, config: enc,
-			want: "from-config", source: "config Postgres.Password (decrypted)"},
+			want: "from-config", source: "Postgres.Password (decrypted)"},
 		{name: "config decrypted with env key", env: map[string]string{EnvSecretKey: keyPath}, config: encFIPS,
-			want: "from-config-fips", source: "config Postgres.Password (decrypted)"},
+			want: "from-config-fips", source: "Postgres.Password (decrypted)"},
 		{name: "instrumentation config", target: Instrumentation, keyPath: keyPath, config: enc,
-			want: "from-config", source: "config Postgres.InstrumentationPassword (decrypted)"},
+			want: "from-config", source: "Postgres.InstrumentationPassword (decrypted)"},
 		{name: "config plain text", config: "hunter2", env: map[string]string{EnvPGPassword: "p"},
-			want: "hunter2", source: "config Postgres.Password (plain text)", warning: "does not look encrypted"},
+			want: "hunter2", source: "Postgres.Password (plain text)", warning: "is plain text, not an encrypted value; Connect accepts it"},
 		{name: "encrypted but no key", config: enc, env: map[string]string{EnvPGPassword: "p"},
-			errorHas: "Postgres.Password looks encrypted but no secret key was given; pass Connect's key file with --secret-key PATH or CONNECTDB_SECRET_KEY, or give the plaintext password with CONNECTDB_POSTGRES_PASSWORD or --password-file"},
+			errorHas: "Postgres.Password is encrypted, but no secret key was found"},
 		{name: "wrong key", keyPath: writeFile(t, filepath.Join(dir, "wrong.key"), strings.Repeat("ab", 512), 0o600), config: enc,
-			errorHas: "could not decrypt Postgres.Password with key " + filepath.Join(dir, "wrong.key") + ": wrong key or corrupt value;"},
+			errorHas: "Postgres.Password has the structure of an encrypted value but does not decrypt with the secret key from --secret-key " + filepath.Join(dir, "wrong.key") + " (wrong key or corrupt value)"},
+		{name: "long alphanumeric plain password, no key", config: alnum64, want: alnum64, source: "Postgres.Password (plain text)",
+			warning: "could be a long plain-text password or an encrypted value, and no secret key was found, so connectdb uses it as plain text"},
+		{name: "long alphanumeric plain password, key", keyPath: keyPath, config: alnum64, want: alnum64, source: "Postgres.Password (plain text)",
+			warning: "does not decrypt with the secret key from --secret-key " + keyPath + ", so connectdb uses it as plain text"},
 		{name: "missing key file", keyPath: filepath.Join(dir, "nokey"), config: enc, errorHas: "not found"},
 		{name: "PGPASSWORD", env: map[string]string{EnvPGPassword: "from-pg"}, want: "from-pg", source: "PGPASSWORD"},
-		{name: "pgpass in home", want: "from-pgpass", source: "pgpass " + filepath.Join(home, ".pgpass") + ":2"},
-		{name: "PGPASSFILE", env: map[string]string{EnvPGPassFile: altPgpass}, want: "from-alt", source: "pgpass " + altPgpass + ":1"},
+		{name: "pgpass in home", want: "from-pgpass", source: "~/.pgpass:2"},
+		{name: "PGPASSFILE", env: map[string]string{EnvPGPassFile: altPgpass}, want: "from-alt", source: altPgpass + ":1"},
 		{name: "open pgpass ignored", env: map[string]string{EnvPGPassFile: openPgpass}, warning: "readable by group or others"},
 		{name: "nothing", env: map[string]string{EnvPGPassFile: filepath.Join(dir, "none")}},
 		{name: "missing password file", file: filepath.Join(dir, "nofile"), errorHas: "password file " + filepath.Join(dir, "nofile") + " not found"},
@@ -99,7 +104,7 @@ func TestPasswordPrecedence(t *testing.T) {
 			if got.Secret.Reveal() != tt.want || got.Source != tt.source {
 				t.Errorf("got %q from %q, want %q from %q", got.Secret.Reveal(), got.Source, tt.want, tt.source)
 			}
-			wantFallback := tt.source == EnvPGPassword || strings.HasPrefix(tt.source, "pgpass ")
+			wantFallback := tt.source == EnvPGPassword || strings.Contains(tt.source, "pgpass")
 			if got.Fallback() != wantFallback {
 				t.Errorf("Fallback() = %v for source %q, want %v", got.Fallback(), got.Source, wantFallback)
 			}
@@ -126,7 +131,7 @@ func TestResolverDecrypt(t *testing.T) {
 	}
 	r.KeyPath = ""
 	if _, _, err := r.Decrypt("Postgres.AzureClientSecret", vs[1].Ciphertext); err == nil ||
-		!strings.Contains(err.Error(), "Postgres.AzureClientSecret looks encrypted but no secret key") {
+		!strings.Contains(err.Error(), "Postgres.AzureClientSecret is encrypted, but no secret key was found") {
 		t.Errorf("no key: %v", err)
 	}
 }
@@ -237,7 +242,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc, _ := k.Encrypt(sentinel, false)
+	enc := encryptShaped(t, k, sentinel, false)
 	wrong := writeFile(t, filepath.Join(dir, "wrong.key"), strings.Repeat("cd", 512), 0o600)
 	pgpass := writeFile(t, filepath.Join(dir, "pgpass"), "*:*:*:*:"+sentinel+"\n", 0o600)
 	entries, _ := ParsePgpass(strings.NewReader("*:*:*:*:" + sentinel + "\n"))

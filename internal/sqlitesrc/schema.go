@@ -5,8 +5,19 @@ import (
 	"database/sql"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
+
+var moduleRE = regexp.MustCompile(`(?i)\bUSING\s+([A-Za-z0-9_]+)`)
+
+// virtualModule names the module of a CREATE VIRTUAL TABLE statement.
+func virtualModule(sql string) string {
+	if m := moduleRE.FindStringSubmatch(sql); m != nil {
+		return strings.ToLower(m[1])
+	}
+	return "unknown module"
+}
 
 // Schema is what a SQLite database holds, in name order.
 type Schema struct {
@@ -124,10 +135,38 @@ func readSchema(ctx context.Context, q querier) (*Schema, error) {
 		rows.Close()
 	}
 
+	// pragma_table_list tells virtual tables and their shadow tables (the
+	// ordinary tables an FTS5 or R*Tree module keeps its data in) apart.
+	kinds := map[string]string{}
+	if rows, err := q.QueryContext(ctx, `SELECT name, type FROM pragma_table_list WHERE schema = 'main'`); err == nil {
+		for rows.Next() {
+			var n, k string
+			if rows.Scan(&n, &k) == nil {
+				kinds[n] = k
+			}
+		}
+		rows.Close()
+	}
+	var virtual []string
+	for _, e := range entries {
+		if kinds[e.name] == "virtual" || strings.HasPrefix(strings.ToUpper(strings.TrimSpace(e.sql)), "CREATE VIRTUAL") {
+			virtual = append(virtual, e.name)
+		}
+	}
 	s := &Schema{}
 	for _, e := range entries {
-		if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(e.sql)), "CREATE VIRTUAL") {
-			s.Skipped = append(s.Skipped, Skipped{Name: e.name, Reason: "virtual table (its module's data is not copied)"})
+		if slices.Contains(virtual, e.name) {
+			s.Skipped = append(s.Skipped, Skipped{Name: e.name, Reason: "virtual table (" + virtualModule(e.sql) + "): its data is not copied; recreate it in PostgreSQL if you need it"})
+			continue
+		}
+		if kinds[e.name] == "shadow" {
+			owner := "a virtual table"
+			for _, v := range virtual {
+				if strings.HasPrefix(e.name, v+"_") {
+					owner = "virtual table " + v
+				}
+			}
+			s.Skipped = append(s.Skipped, Skipped{Name: e.name, Reason: "shadow table of " + owner + " (SQLite keeps that module's data in it): not copied"})
 			continue
 		}
 		t := &Table{Name: e.name, SQL: e.sql, Autoincrement: autoincrementRE.MatchString(e.sql), Sequence: seqs[e.name]}

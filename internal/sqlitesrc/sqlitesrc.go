@@ -15,9 +15,94 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
+
+// ErrBadInput marks a path that is not a readable SQLite database file: a
+// directory, a FIFO or device, an unreadable, empty, foreign or damaged
+// file. Commands report it as a usage error (exit 2).
+var ErrBadInput = errors.New("not a readable SQLite database")
+
+// InputError says what is wrong with a SQLite path and how to fix it.
+type InputError struct {
+	Path   string
+	Reason string // a complete sentence ending with the remedy
+}
+
+func (e *InputError) Error() string { return e.Path + " " + e.Reason }
+
+func (e *InputError) Unwrap() error { return ErrBadInput }
+
+// sqliteHeader starts every SQLite database file (https://sqlite.org/fileformat.html §1.3).
+const sqliteHeader = "SQLite format 3\x00"
+
+// CheckFile refuses what is not a regular, readable SQLite file without
+// blocking: it never opens a FIFO or a device.
+func CheckFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return &InputError{Path: path, Reason: "does not exist; check the path (or set SQLite.Dir in the Connect config)."}
+		}
+		return &InputError{Path: path, Reason: fmt.Sprintf("cannot be read (%v); run connectdb as a user that can read it.", errors.Unwrap(err))}
+	}
+	switch {
+	case fi.IsDir():
+		return &InputError{Path: path, Reason: "is a directory; pass the SQLite database file inside it (such as connect.db)."}
+	case !fi.Mode().IsRegular():
+		return &InputError{Path: path, Reason: fmt.Sprintf("is not a regular file (%s); copy the database into a regular file first (sqlite3 SRC '.backup FILE').", fileKind(fi.Mode()))}
+	case fi.Size() == 0:
+		return &InputError{Path: path, Reason: "is empty (0 bytes): it holds no Connect tables; check the path (a mistyped '.backup' path creates such a file)."}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return &InputError{Path: path, Reason: fmt.Sprintf("cannot be read (%v); run connectdb as a user that can read it.", errors.Unwrap(err))}
+	}
+	defer f.Close()
+	head := make([]byte, len(sqliteHeader))
+	if _, err := io.ReadFull(f, head); err != nil || string(head) != sqliteHeader {
+		return &InputError{Path: path, Reason: fmt.Sprintf("is not a SQLite database (%d bytes without SQLite's file header); check the path.", fi.Size())}
+	}
+	return nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	}
+	return "not a file"
+}
+
+// corrupt reports whether err is SQLite's "database disk image is
+// malformed" (SQLITE_CORRUPT) or "file is not a database" (SQLITE_NOTADB).
+func corrupt(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case 11, 26:
+			return true
+		}
+	}
+	return strings.Contains(err.Error(), "malformed") || strings.Contains(err.Error(), "not a database")
+}
+
+// readError wraps an error met while reading what of path: a damaged file
+// is bad input that names the file and the table.
+func readError(path, what string, err error) error {
+	if corrupt(err) {
+		return &InputError{Path: path, Reason: fmt.Sprintf("is damaged: reading %s failed (%v); restore it from a backup or rebuild it with sqlite3's '.recover', then run again.", what, err)}
+	}
+	return fmt.Errorf("reading %s of %s: %w", what, path, err)
+}
 
 // ErrInUse reports that another process has the database open.
 var ErrInUse = errors.New("the SQLite database is in use")
@@ -27,12 +112,34 @@ type InUseError struct {
 	Path   string
 	PID    int // 0 or -1 when unknown
 	Detail string
+	// Connectdb is true when the holder is another connectdb (a migrate
+	// or --verify of the same file), not Connect.
+	Connectdb bool
+}
+
+// heldByConnectdb reports whether another connectdb has path open: every
+// connectdb holds a shared flock(2) on the databases it reads (see Open).
+// SQLite itself locks with fcntl(2) only, so Connect never holds one.
+func heldByConnectdb(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err == nil {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	}
+	return errors.Is(err, syscall.EWOULDBLOCK)
 }
 
 func (e *InUseError) Error() string {
 	who := "another process"
 	if e.PID > 0 {
 		who = fmt.Sprintf("process %d", e.PID)
+	}
+	if e.Connectdb {
+		return fmt.Sprintf("%s is in use: another connectdb (%s) %s; wait for that connectdb (a migrate or --verify of the same file) to finish, then run again", e.Path, who, e.Detail)
 	}
 	return fmt.Sprintf("%s is in use: %s %s; stop Connect first (systemctl stop rstudio-connect) and run the migration again", e.Path, who, e.Detail)
 }
@@ -44,15 +151,15 @@ func (e *InUseError) Unwrap() error { return ErrInUse }
 // the -shm file) or a hot rollback journal. It never writes. Call it before
 // opening the database in this process.
 func CheckNotInUse(path string) error {
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("reading the SQLite database: %w", err)
+	if err := CheckFile(path); err != nil {
+		return err
 	}
 	pid, err := lockHolder(path, pendingByte, lockRangeLen)
 	if err != nil {
 		return err
 	}
 	if pid != 0 {
-		return &InUseError{Path: path, PID: pid, Detail: "has it open (it holds a SQLite lock on the file)"}
+		return &InUseError{Path: path, PID: pid, Detail: "has it open (it holds a SQLite lock on the file)", Connectdb: heldByConnectdb(path)}
 	}
 	if fi, err := os.Stat(path + "-shm"); err == nil && fi.Size() > shmDMSByte {
 		pid, err := lockHolder(path+"-shm", shmDMSByte, 1)
@@ -60,7 +167,7 @@ func CheckNotInUse(path string) error {
 			return err
 		}
 		if pid != 0 {
-			return &InUseError{Path: path, PID: pid, Detail: "has it open in WAL mode"}
+			return &InUseError{Path: path, PID: pid, Detail: "has it open in WAL mode", Connectdb: heldByConnectdb(path)}
 		}
 	}
 	if fi, err := os.Stat(path + "-journal"); err == nil && fi.Size() > 0 {
@@ -73,6 +180,9 @@ func CheckNotInUse(path string) error {
 type DB struct {
 	Path string
 	db   *sql.DB
+	// mark holds a shared flock(2) on the file while it is open, so that
+	// another connectdb can tell it apart from Connect.
+	mark *os.File
 }
 
 // Open checks that no other process uses path and opens it read-only
@@ -94,18 +204,38 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	var n int
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
 		db.Close()
+		if corrupt(err) {
+			return nil, &InputError{Path: abs, Reason: fmt.Sprintf("is not a readable SQLite database (%v); check the path, or restore the file from a backup.", err)}
+		}
 		return nil, fmt.Errorf("%s is not a readable SQLite database: %w", path, err)
 	}
-	return &DB{Path: abs, db: db}, nil
+	d := &DB{Path: abs, db: db}
+	if f, err := os.Open(abs); err == nil {
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) == nil {
+			d.mark = f
+		} else {
+			f.Close()
+		}
+	}
+	return d, nil
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	err := d.db.Close()
+	if d.mark != nil {
+		// Closing the descriptor would drop this process's fcntl locks on
+		// the file: only after SQLite has closed its own.
+		d.mark.Close()
+	}
+	return err
+}
 
 // Snapshot is a read transaction on one connection: every read through it
 // sees the same consistent state of the database.
 type Snapshot struct {
 	conn *sql.Conn
+	path string
 }
 
 // Begin starts a read transaction. The transaction is an explicit BEGIN on a
@@ -120,7 +250,7 @@ func (d *DB) Begin(ctx context.Context) (*Snapshot, error) {
 		conn.Close()
 		return nil, fmt.Errorf("starting a read transaction on %s: %w", d.Path, err)
 	}
-	return &Snapshot{conn: conn}, nil
+	return &Snapshot{conn: conn, path: d.Path}, nil
 }
 
 // Close ends the read transaction.
@@ -130,16 +260,32 @@ func (s *Snapshot) Close() error {
 }
 
 // Schema reads the schema inside the snapshot.
-func (s *Snapshot) Schema(ctx context.Context) (*Schema, error) { return readSchema(ctx, s.conn) }
+func (s *Snapshot) Schema(ctx context.Context) (*Schema, error) {
+	sc, err := readSchema(ctx, s.conn)
+	if err != nil && corrupt(err) {
+		return nil, readError(s.path, "the schema", err)
+	}
+	return sc, err
+}
 
 // Count returns the number of rows of table.
 func (s *Snapshot) Count(ctx context.Context, table string) (int64, error) {
 	var n int64
 	err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM "+QuoteIdent(table)).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("counting the rows of %s: %w", table, err)
+		return 0, readError(s.path, "table "+table, err)
 	}
 	return n, nil
+}
+
+// MaxText returns max(column) of table as text, "" when the table is empty.
+func (s *Snapshot) MaxText(ctx context.Context, table, column string) (string, error) {
+	var v sql.NullString
+	err := s.conn.QueryRowContext(ctx, "SELECT CAST(max("+QuoteIdent(column)+") AS TEXT) FROM "+QuoteIdent(table)).Scan(&v)
+	if err != nil {
+		return "", readError(s.path, "table "+table, err)
+	}
+	return v.String, nil
 }
 
 // Rows streams the rows of a table in storage order. Each row's values
@@ -204,11 +350,11 @@ func (s *Snapshot) Rows(ctx context.Context, t *Table) (*Rows, error) {
 		}
 		r.free <- b
 	}
-	go r.produce(ctx, s.conn, q, t.Name)
+	go r.produce(ctx, s.conn, q, t.Name, s.path)
 	return r, nil
 }
 
-func (r *Rows) produce(ctx context.Context, conn *sql.Conn, q, table string) {
+func (r *Rows) produce(ctx context.Context, conn *sql.Conn, q, table, path string) {
 	defer close(r.done)
 	defer close(r.batches)
 	err := conn.Raw(func(dc any) error {
@@ -253,7 +399,7 @@ func (r *Rows) produce(ctx context.Context, conn *sql.Conn, q, table string) {
 	})
 	if err != nil {
 		select {
-		case r.batches <- &batch{err: fmt.Errorf("reading %s: %w", table, err)}:
+		case r.batches <- &batch{err: readError(path, "table "+table, err)}:
 		case <-r.stop:
 		}
 	}

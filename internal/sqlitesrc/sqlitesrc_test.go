@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -42,6 +43,17 @@ func hold(mode, path string) int {
 		_, err = conn.ExecContext(ctx, "BEGIN IMMEDIATE; INSERT INTO t VALUES (99, 'x')")
 	case "idle":
 		_, err = conn.ExecContext(ctx, "SELECT count(*) FROM t")
+	case "connectdb":
+		// Another connectdb: the same program, holding a read snapshot.
+		conn.Close()
+		db.Close()
+		var src *DB
+		if src, err = Open(ctx, path); err == nil {
+			var snap *Snapshot
+			if snap, err = src.Begin(ctx); err == nil {
+				_, err = snap.Count(ctx, "t")
+			}
+		}
 	}
 	if err != nil {
 		fmt.Println(err)
@@ -235,5 +247,158 @@ func TestSchema(t *testing.T) {
 	}
 	if !uniq {
 		t.Errorf("parent indexes = %+v", par.Indexes)
+	}
+}
+
+// A second connectdb reading the same file is named as such, not as
+// Connect (issue 16 item 10).
+func TestInUseByAnotherConnectdb(t *testing.T) {
+	p := makeDB(t, false)
+	pid := holdDB(t, "connectdb", p)
+	_, err := Open(context.Background(), p)
+	var iu *InUseError
+	if !errors.As(err, &iu) || !iu.Connectdb || iu.PID != pid {
+		t.Fatalf("Open = %v (%+v), want another connectdb with pid %d", err, iu, pid)
+	}
+	if !strings.Contains(err.Error(), fmt.Sprintf("another connectdb (process %d)", pid)) || strings.Contains(err.Error(), "stop Connect") {
+		t.Fatalf("error = %q", err)
+	}
+}
+
+// Paths that are not a regular SQLite file are bad input, refused without
+// blocking (a FIFO is never opened) and named (issue 16 items 7, 8, 10).
+func TestCheckFileRefusals(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.db")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := filepath.Join(dir, "rstudio-connect.gcfg")
+	if err := os.WriteFile(text, []byte("[Database]\nProvider = sqlite\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ path, want string }{
+		{dir, "is a directory"},
+		{fifo, "is not a regular file (a FIFO)"},
+		{"/dev/null", "is not a regular file (a character device)"},
+		{empty, "is empty (0 bytes): it holds no Connect tables"},
+		{text, "is not a SQLite database (29 bytes"},
+		{filepath.Join(dir, "absent.db"), "does not exist"},
+	}
+	for _, c := range cases {
+		t.Run(filepath.Base(c.path), func(t *testing.T) {
+			_, err := Open(context.Background(), c.path)
+			if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), c.path) {
+				t.Fatalf("Open(%s) = %v, want bad input saying %q", c.path, err, c.want)
+			}
+		})
+	}
+}
+
+// A damaged page names the file and the table (issue 16 item 10).
+func TestCorruptPageNamesFileAndTable(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "connect.db")
+	db, _ := sql.Open("sqlite", "file:"+p)
+	for _, s := range []string{
+		"CREATE TABLE a (id INTEGER PRIMARY KEY, s TEXT)",
+		"CREATE TABLE b (id INTEGER PRIMARY KEY, s TEXT)",
+		"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 2000) INSERT INTO b SELECT i, printf('%0100d', i) FROM n",
+	} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var root, pageSize int64
+	if err := db.QueryRow("SELECT rootpage FROM sqlite_schema WHERE name = 'b'").Scan(&root); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRow("PRAGMA page_size").Scan(&pageSize); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	f, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	garbage := []byte(strings.Repeat("\xff", 64))
+	if _, err := f.WriteAt(garbage, (root-1)*pageSize); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	src, err := Open(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	snap, err := src.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	sc, err := snap.Schema(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := snap.Rows(context.Background(), sc.Table("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+	}
+	rows.Close()
+	err = rows.Err()
+	if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "table b") || !strings.Contains(err.Error(), "damaged") {
+		t.Fatalf("reading a damaged table: %v", err)
+	}
+	if _, err := snap.Count(context.Background(), "b"); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "table b") {
+		t.Fatalf("counting a damaged table: %v", err)
+	}
+}
+
+// FTS5 virtual tables and their shadow tables are listed as skipped, not
+// copied as ordinary tables (issue 16 item 10).
+func TestVirtualAndShadowTablesSkipped(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "connect.db")
+	db, _ := sql.Open("sqlite", "file:"+p)
+	for _, s := range []string{
+		"CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT)",
+		"CREATE VIRTUAL TABLE docs USING fts5(title, body)",
+		"INSERT INTO docs VALUES ('a', 'b c')",
+	} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	src, err := Open(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	snap, _ := src.Begin(context.Background())
+	defer snap.Close()
+	sc, err := snap.Schema(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sc.Tables) != 1 || sc.Tables[0].Name != "t" {
+		t.Fatalf("tables = %v", sc.Tables)
+	}
+	got := map[string]string{}
+	for _, sk := range sc.Skipped {
+		got[sk.Name] = sk.Reason
+	}
+	if !strings.Contains(got["docs"], "virtual table (fts5)") {
+		t.Errorf("docs: %q", got["docs"])
+	}
+	for _, sh := range []string{"docs_data", "docs_idx", "docs_content", "docs_docsize", "docs_config"} {
+		if !strings.Contains(got[sh], "shadow table of virtual table docs") {
+			t.Errorf("%s: %q", sh, got[sh])
+		}
 	}
 }

@@ -311,7 +311,7 @@ func TestAzurePasswordFileWins(t *testing.T) {
 	}
 	e.f.Globals.PasswordFile = pw
 	set := e.resolve(t)
-	if set.Primary.Token != nil || set.Primary.PasswordSource != "--password-file" {
+	if set.Primary.Token != nil || !strings.HasPrefix(set.Primary.PasswordSource, "--password-file") {
 		t.Fatalf("Token set or source %q; want --password-file to win", set.Primary.PasswordSource)
 	}
 	if !strings.Contains(strings.Join(set.Primary.Warnings, "\n"), "--password-file overrides the Azure service principal") {

@@ -9,8 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,6 +57,12 @@ type Target struct {
 	// Token, when set, supplies the password for every new connection.
 	Token    TokenFunc
 	Warnings []string // non-fatal findings while building the target
+
+	// passwordGiven is false when no source had a password: a server that
+	// asks for one then gets an empty one.
+	passwordGiven bool
+	mu            sync.Mutex
+	conn          Connection // the last Connect's findings, see Connection
 }
 
 // Set is what Resolve found.
@@ -82,15 +90,24 @@ func (s *Set) Targets() []*Target {
 // defaults are used.
 func LoadConfig(f *cmdutil.Factory) (*config.Config, error) {
 	g := f.Globals
-	cfg, err := config.Load(g.ConfigPath, f.IO.In)
+	cfg, err := f.ConfigOptions(g.ConfigPath).Load()
 	if err == nil {
 		return cfg, nil
 	}
 	if errors.Is(err, fs.ErrNotExist) && !g.ConfigExplicit && g.ConfigPath != "-" {
-		if g.URL != "" {
-			return config.Default(), nil
+		// No file: Connect's defaults and its environment (CONNECT_*),
+		// then, when neither names a database, the libpq environment.
+		cfg, err := f.ConfigOptions("").Load()
+		if err != nil {
+			return nil, cmdutil.UsageError(err)
 		}
-		return nil, cmdutil.Usagef("no Connect config at %s; pass --config PATH or --url URL", g.ConfigPath)
+		if err := useLibpqEnv(f, cfg); err != nil {
+			return nil, err
+		}
+		if g.URL != "" || cfg.Postgres.URL != "" {
+			return cfg, nil
+		}
+		return nil, cmdutil.Usagef("no Connect config at %s; pass --config PATH or --url URL (or set PGHOST or PGSERVICE)", g.ConfigPath)
 	}
 	return nil, cmdutil.UsageError(err)
 }
@@ -108,12 +125,18 @@ func Resolve(ctx context.Context, f *cmdutil.Factory) (*Set, error) {
 // factory's overrides.
 func FromConfig(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (*Set, error) {
 	g := f.Globals
-	resolver := &secrets.Resolver{PasswordFile: g.PasswordFile, KeyPath: g.SecretKey, Getenv: f.Getenv}
+	resolver := &secrets.Resolver{PasswordFile: g.PasswordFile, KeyPath: g.SecretKey, Getenv: f.Getenv, Config: cfg}
 
+	if err := useLibpqEnv(f, cfg); err != nil {
+		return nil, err
+	}
 	primary := setting{kind: Primary, raw: cfg.Postgres.URL, source: "Postgres.URL (" + cfg.Where("Postgres.URL") + ")",
 		password: cfg.Postgres.Password, secretKind: secrets.Primary}
 	if g.URL != "" {
 		primary.raw, primary.source = g.URL, "--url"
+		if g.URLSource != "" {
+			primary.source = g.URLSource
+		}
 	}
 	if primary.raw == "" {
 		return nil, cmdutil.Usagef("no PostgreSQL URL: set Postgres.URL in %s or pass --url URL", displayPath(cfg))
@@ -123,6 +146,10 @@ func FromConfig(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (*S
 		return nil, err
 	}
 	set := &Set{Config: cfg, Primary: p, SharedMetrics: true}
+	if g.URLSource == "" && libpqChosen(f.Getenv) && (cfg.Path != "" || g.URL != "") {
+		p.Warnings = append(p.Warnings, "PGHOST or PGSERVICE is set but not used: the target comes from "+primary.source+
+			", as Connect itself ignores libpq's environment")
+	}
 
 	instr := setting{kind: Instrumentation, raw: cfg.Postgres.InstrumentationURL,
 		source:   "Postgres.InstrumentationURL (" + cfg.Where("Postgres.InstrumentationURL") + ")",
@@ -135,6 +162,7 @@ func FromConfig(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (*S
 		if err != nil {
 			return nil, err
 		}
+		i.Warnings = slices.DeleteFunc(i.Warnings, func(w string) bool { return slices.Contains(p.Warnings, w) }) // say it once
 		set.Instrumentation, set.SharedMetrics = i, false
 	}
 	if azure.Configured(cfg.Postgres) {
@@ -176,15 +204,21 @@ func build(s setting, r *secrets.Resolver) (*Target, error) {
 	if err != nil {
 		return nil, cmdutil.Usagef("%s: %v", s.source, err)
 	}
-	cfg, err := pgx.ParseConfig(comb.ConnString)
+	cfg, err := parseConfig(comb.ConnString)
 	if err != nil {
 		return nil, cmdutil.Usagef("%s could not be turned into a connection (%v); run 'connectdb encode-url --check' to repair it", s.source, dsn.Redact(err.Error()))
+	}
+	given := separate != "" || info.HasPassword
+	if !given {
+		// pgx would fill in PGPASSWORD or an unchecked password file on its
+		// own; every password comes from secrets.Resolver instead.
+		cfg.Password = ""
 	}
 	t := &Target{
 		Kind: s.kind, Source: s.source, Redacted: dsn.Redact(s.raw),
 		User: cfg.User, Host: cfg.Host, Port: int(cfg.Port), Database: cfg.Database,
 		Schema: info.Schema, SSLMode: info.SSLMode, Config: cfg,
-		Warnings: append(warnings, comb.Warnings...),
+		Warnings: append(warnings, comb.Warnings...), passwordGiven: given,
 	}
 	if !info.SSLModeSet {
 		t.SSLMode = "require"
@@ -192,9 +226,20 @@ func build(s setting, r *secrets.Resolver) (*Target, error) {
 	if separate != "" {
 		t.PasswordSource = res.Source
 	} else if info.HasPassword {
-		t.PasswordSource = "inline in " + s.source
+		t.PasswordSource = "the URL in " + s.source
 	}
 	return t, nil
+}
+
+// parseConfig parses a connection string for pgx with password files
+// turned off: pgx reads ~/.pgpass and PGPASSFILE itself, without libpq's
+// mode check, unless passfile is set. An empty passfile names no file.
+func parseConfig(connString string) (*pgx.ConnConfig, error) {
+	sep := "?"
+	if strings.Contains(connString, "?") {
+		sep = "&"
+	}
+	return pgx.ParseConfig(connString + sep + "passfile=")
 }
 
 func displayPath(cfg *config.Config) string {
@@ -216,13 +261,31 @@ func (t *Target) Connect(ctx context.Context, timeout time.Duration) (*pgx.Conn,
 		}
 		cc.Password = tok
 	}
+	if !t.passwordGiven && t.Token == nil {
+		cc.Password = ""
+	}
+	var d dialLog
+	d.wrap(cc)
 	c, err := pgx.ConnectConfig(ctx, cc)
 	if err != nil {
+		ec := t.errContext()
+		t.failed(err, ec)
 		return nil, &ConnectError{Kind: t.Kind, Redacted: t.Redacted, Err: err,
-			Cause: connerr.ClassifyFor(err, connerr.Context{User: t.User, Database: t.Database, Host: t.Host})}
+			Cause: connerr.ClassifyFor(err, ec), Hosts: t.Connection().FailedHosts, Warnings: t.Warnings}
 	}
+	t.describe(c, &d)
 	return c, nil
 }
+
+// errContext names the target for connerr's messages.
+func (t *Target) errContext() connerr.Context {
+	return connerr.Context{User: t.User, Database: t.Database, Host: t.Host,
+		NoPassword: !t.passwordGiven && t.Token == nil}
+}
+
+// Classify explains err, a failed Connect of t, with what t knows (such as
+// whether a password was given).
+func (t *Target) Classify(err error) connerr.Cause { return connerr.ClassifyFor(err, t.errContext()) }
 
 // ConnectError is a failed connection attempt, explained in plain words
 // with the change that fixes it. It unwraps to the driver's error.
@@ -230,13 +293,30 @@ type ConnectError struct {
 	Kind     Kind
 	Redacted string
 	Cause    connerr.Cause
+	// Hosts lists each host tried and why it failed, when the URL names
+	// more than one or pgx tried one twice.
+	Hosts []HostFailure
+	// Warnings are the target's connection-setup warnings, such as a
+	// password file that was ignored: they often explain the failure.
+	Warnings []string
 	Err      error
 }
 
 func (e *ConnectError) Error() string {
 	raw, _, _ := strings.Cut(e.Err.Error(), "\n")
-	return fmt.Sprintf("cannot connect to the %s database %s: %s %s (%s)", e.Kind, e.Redacted,
-		strings.TrimSpace(e.Cause.Summary), strings.TrimSpace(e.Cause.Remedy), raw)
+	if len(e.Hosts) > 1 {
+		var hs []string
+		for _, h := range e.Hosts {
+			hs = append(hs, h.Host+": "+strings.TrimSuffix(h.Summary, "."))
+		}
+		raw = "tried " + strings.Join(hs, "; ")
+	}
+	also := ""
+	if len(e.Warnings) > 0 {
+		also = " Also: " + strings.Join(e.Warnings, "; ") + "."
+	}
+	return fmt.Sprintf("cannot connect to the %s database %s: %s %s (%s)%s", e.Kind, e.Redacted,
+		strings.TrimSpace(e.Cause.Summary), strings.TrimSpace(e.Cause.Remedy), raw, also)
 }
 
 func (e *ConnectError) Unwrap() error { return e.Err }
@@ -256,7 +336,7 @@ func useAzure(ctx context.Context, f *cmdutil.Factory, cfg *config.Config, set *
 	src := azure.NewTokenSource(creds, azure.WithTimeout(f.Globals.Timeout), azure.ContextClient(ctx))
 	set.Primary.Warnings = append(set.Primary.Warnings, warnings...)
 	for _, t := range set.Targets() {
-		if t.PasswordSource == "--password-file" {
+		if strings.HasPrefix(t.PasswordSource, "--password-file") {
 			t.Warnings = append(t.Warnings, "--password-file overrides the Azure service principal set in "+cfg.Where(azure.SettingClientID)+" for the "+string(t.Kind)+" database")
 			continue
 		}

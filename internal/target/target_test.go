@@ -20,7 +20,13 @@ import (
 
 var srv *pgtest.Server
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Run(m, pgtest.Options{TLS: true}, &srv)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Run(m, pgtest.Options{TLS: true}, &srv)
+	if plainSrv != nil {
+		plainSrv.Stop()
+	}
+	os.Exit(code)
+}
 
 const sentinel = "S3ntinel#p@ss/word?é"
 
@@ -101,7 +107,7 @@ func TestEncryptedPasswordFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := set.Primary
-	if p.SSLMode != "require" || !strings.Contains(p.PasswordSource, "Postgres.Password") {
+	if p.SSLMode != "require" || p.PasswordSource != "<stdin>:5 (decrypted)" {
 		t.Errorf("sslmode %q, password source %q", p.SSLMode, p.PasswordSource)
 	}
 	if !set.SharedMetrics || set.Instrumentation != nil || len(set.Targets()) != 1 {
@@ -128,10 +134,10 @@ func TestPasswordPrecedence(t *testing.T) {
 		file       string
 		wantSource string
 	}{
-		{"env beats config", base, map[string]string{"CONNECTDB_POSTGRES_PASSWORD": sentinel}, "", "env CONNECTDB_POSTGRES_PASSWORD"},
-		{"password file beats env", base, map[string]string{"CONNECTDB_POSTGRES_PASSWORD": "wrong"}, pwFile, "--password-file"},
+		{"env beats config", base, map[string]string{"CONNECTDB_POSTGRES_PASSWORD": sentinel}, "", "CONNECTDB_POSTGRES_PASSWORD"},
+		{"password file beats env", base, map[string]string{"CONNECTDB_POSTGRES_PASSWORD": "wrong"}, pwFile, "--password-file " + pwFile},
 		{"PGPASSWORD as fallback", base, map[string]string{"PGPASSWORD": sentinel}, "", "PGPASSWORD"},
-		{"URL password beats PGPASSWORD", srv.URL(role, sentinel, db, "sslmode=require"), map[string]string{"PGPASSWORD": "wrong"}, "", "inline in --url"},
+		{"URL password beats PGPASSWORD", srv.URL(role, sentinel, db, "sslmode=require"), map[string]string{"PGPASSWORD": "wrong"}, "", "the URL in --url"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

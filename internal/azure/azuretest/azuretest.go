@@ -29,7 +29,26 @@ type Options struct {
 	Tokens []string
 	// ExpiredSecret makes a correct secret answer AADSTS7000222.
 	ExpiredSecret bool
+	// Echo makes the authority misbehave like a proxy or a broken
+	// authority that quotes the request it got, client_secret included.
+	Echo Echo
 }
+
+// Echo says how an Authority quotes the request body back.
+type Echo int
+
+const (
+	EchoNone Echo = iota
+	// EchoJSON refuses every request with an Entra ID JSON error whose
+	// error, error_description, trace_id and correlation_id quote the
+	// form body (raw, form-decoded and JSON-escaped).
+	EchoJSON
+	// EchoText answers 502 with the form body as text/plain.
+	EchoText
+	// EchoOKText answers 200 with the form body as text/plain, which is
+	// not a token.
+	EchoOKText
+)
 
 // Request is what the authority recorded about one token request.
 type Request struct {
@@ -105,6 +124,12 @@ func (a *Authority) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec.Tenant = parts[0]
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "bad body", http.StatusBadRequest)
+		return
+	}
+	r.Body = io.NopCloser(strings.NewReader(string(body)))
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
@@ -117,6 +142,26 @@ func (a *Authority) serve(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	defer func() { a.requests = append(a.requests, rec) }()
+	switch a.opts.Echo {
+	case EchoJSON:
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		json.NewEncoder(w).Encode(map[string]any{
+			"error":             "invalid_request " + string(body),
+			"error_description": "AADSTS900144: The request body must contain the following parameter: " + string(body) + " (decoded: " + secret + ")",
+			"error_codes":       []int{900144},
+			"trace_id":          string(body),
+			"correlation_id":    secret,
+		})
+		return
+	case EchoText, EchoOKText:
+		w.Header().Set("Content-Type", "text/plain")
+		if a.opts.Echo == EchoText {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+		fmt.Fprintf(w, "proxy saw: %s\nsecret %s\n", body, secret)
+		return
+	}
 	switch {
 	case rec.Tenant != a.opts.Tenant:
 		entraError(w, http.StatusBadRequest, "invalid_request", 90002,

@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
@@ -88,7 +91,13 @@ func runCheck(ctx context.Context, opts *CheckOptions) error {
 	}
 	selected, unknown := engine.Select(opts.Only, opts.Skip)
 	if len(unknown) > 0 {
-		return cmdutil.Usagef("unknown check ID %s; run 'connectdb check --list' for the IDs", strings.Join(unknown, ", "))
+		var hints []string
+		for _, u := range unknown {
+			if s := engine.Suggest(u); s != "" {
+				hints = append(hints, "did you mean "+s+"? ")
+			}
+		}
+		return cmdutil.Usagef("unknown check %s %s; %srun 'connectdb check --list' for the IDs", plural(len(unknown), "ID", "IDs"), strings.Join(unknown, ", "), strings.Join(hints, ""))
 	}
 	lock, err := lockID(opts)
 	if err != nil {
@@ -99,6 +108,11 @@ func runCheck(ctx context.Context, opts *CheckOptions) error {
 		return err
 	}
 	in := buildInput(opts, cfg)
+	if in.KeyUsage {
+		// A --secret-key that does not load is connectdb's input, not a
+		// finding about Connect.
+		return cmdutil.UsageError(errors.New(in.KeyError))
+	}
 	in.Offline = opts.Offline
 
 	eo := engine.Options{Input: in, Selected: selected, Timeout: f.Globals.Timeout, Lock: lock, SharedMetrics: in.Instrumentation == nil}
@@ -120,7 +134,13 @@ func runCheck(ctx context.Context, opts *CheckOptions) error {
 	if err != nil {
 		return err
 	}
-	if resolveErr != nil && rep.Counts()[engine.Fail] == 0 {
+	if resolveErr != nil {
+		// Usage and resolution errors win over findings (exit 2): the
+		// report is shown, then the error.
+		rep.InputError = resolveErr.Error()
+		if err := render(opts, rep); err != nil {
+			return err
+		}
 		return resolveErr
 	}
 	if f.Globals.Output == "nagios" {
@@ -209,10 +229,24 @@ func buildInput(opts *CheckOptions, cfg *config.Config) *engine.Input {
 		}
 		return key
 	}
+	if cfg.Path == "" {
+		// No file: only Connect's environment overrides have an origin.
+		fromEnv := func(key string) bool { return cfg.Origin(key).IsEnv() }
+		in.IsSet = fromEnv
+		in.Where = func(key string) string {
+			if fromEnv(key) {
+				return cfg.Where(key)
+			}
+			return ""
+		}
+	}
 	in.Primary = &engine.URLInput{Scope: engine.ScopePrimary, Key: "Postgres.URL", URL: cfg.Postgres.URL, Source: source("Postgres.URL"),
 		PasswordKey: "Postgres.Password", Password: cfg.Postgres.Password, PasswordElsewhere: pwElsewhere}
 	if g.URL != "" {
 		in.Primary.URL, in.Primary.Source = g.URL, "--url"
+		if g.URLSource != "" {
+			in.Primary.Source = g.URLSource
+		}
 	}
 	iurl, isrc := cfg.Postgres.InstrumentationURL, source("Postgres.InstrumentationURL")
 	if g.InstrumentationURL != "" {
@@ -227,17 +261,52 @@ func buildInput(opts *CheckOptions, cfg *config.Config) *engine.Input {
 	if keyPath == "" {
 		keyPath = f.Getenv(secrets.EnvSecretKey)
 	}
-	if keyPath != "" {
-		res := &secrets.Resolver{KeyPath: keyPath, Getenv: f.Getenv}
-		in.Decrypt = func(setting, value string) (string, error) {
-			s, _, err := res.Decrypt(setting, value)
-			return s.Reveal(), err
-		}
-		_, warnings, err := secrets.LoadKey(keyPath)
-		in.KeyWarnings = warnings
-		if err != nil {
-			in.KeyError = err.Error()
+	ks := secrets.KeySearch{Path: keyPath, Config: cfg}
+	in.KeyPlaces = ks.Places()
+	switch fk, err := secrets.FindKey(ks); {
+	case err != nil && keyPath != "":
+		in.KeyError, in.KeyUsage = err.Error(), true
+	case err != nil:
+		in.KeyError = err.Error()
+		in.KeyBlocks = errors.Is(err, secrets.ErrBothKeys) || keyPath == "" && !errors.Is(err, fs.ErrPermission)
+	case fk != nil:
+		in.KeyFrom, in.KeyWarnings = fk.From, fk.Warnings
+		in.Decrypt = func(_, value string) (string, error) { return fk.Key.Decrypt(value) }
+	}
+	in.CutValues = cfg.CutValues
+	in.EnvWarnings = cfg.EnvWarnings()
+	for _, k := range config.Settings() {
+		if o := cfg.Origin(k); o.IsEnv() {
+			in.Overrides = append(in.Overrides, k+" from "+o.String())
 		}
 	}
+	in.MigrationFile = migrationFile(cfg)
 	return in
+}
+
+// migrationFile returns the rstudio-connect-migration.gcfg beside the
+// config when it holds any setting, or "".
+func migrationFile(cfg *config.Config) string {
+	if cfg.Path == "" || cfg.Path == "<stdin>" {
+		return ""
+	}
+	p := filepath.Join(filepath.Dir(cfg.Path), "rstudio-connect-migration.gcfg")
+	data, err := os.ReadFile(cfg.HostPath(p))
+	if err != nil || len(data) > config.MaxFileSize {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") && !strings.HasPrefix(line, ";") && !strings.HasPrefix(line, "[") {
+			return p
+		}
+	}
+	return ""
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -129,7 +129,7 @@ URL = "postgres://connect:p#w@db.example.com/connect?sslmode=disable"
 			t.Errorf("pool.max-idle with --pooler session: %s", r.Status)
 		}
 	}
-	if doc.SchemaVersion != 1 || doc.ExitCode != 1 || doc.OK {
+	if doc.SchemaVersion != 2 || doc.ExitCode != 1 || doc.OK {
 		t.Errorf("json header %+v", doc)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/connectdb/connectdb/internal/cmdutil"
@@ -188,6 +189,15 @@ func (o *EncodeURLOptions) parts(password string) (dsn.Parts, []string, error) {
 	if o.Port < 0 || o.Port > 65535 {
 		return p, nil, cmdutil.Usagef("--port %d is not a TCP port; pass a number from 1 to 65535 (PostgreSQL's default is 5432)", o.Port)
 	}
+	if dsn.IsSocket(host) {
+		// libpq's socket form, postgres://user@/db?host=/var/run/postgresql:
+		// Go's net/url, unlike pgx and libpq, refuses %2F in the host part.
+		p.Host, p.Port = "", 0
+		p.Params = append(p.Params, dsn.Param{Key: "host", Value: host})
+		if o.Port > 0 {
+			p.Params = append(p.Params, dsn.Param{Key: "port", Value: strconv.Itoa(o.Port)})
+		}
+	}
 	if strings.IndexByte(o.Database, 0) >= 0 {
 		return p, nil, cmdutil.Usagef("--database contains a NUL byte, which database names cannot hold")
 	}
@@ -250,14 +260,19 @@ func (o *EncodeURLOptions) parts(password string) (dsn.Parts, []string, error) {
 	return p, warnings, nil
 }
 
-// checkHost accepts a host name, an IPv4 address or an IPv6 address (with
-// or without brackets).
+// checkHost accepts a host name, an IPv4 address, an IPv6 address (with
+// or without brackets) or a Unix socket directory (an absolute path).
 func checkHost(h string) (string, error) {
 	switch {
 	case strings.TrimSpace(h) == "":
 		return "", cmdutil.Usagef("--host is required and must not be empty; pass the database server's name, e.g. --host db.example.com")
 	case strings.Contains(h, "://"):
 		return "", cmdutil.Usagef("--host takes a host name, not a URL; pass the URL to --check instead, or only its host to --host")
+	case dsn.IsSocket(h):
+		if strings.ContainsAny(h, "@?#, \t\r\n\x00") {
+			return "", cmdutil.Usagef("--host %s is not a Unix socket directory: a path must not contain '@', '?', '#', ',' or spaces", h)
+		}
+		return filepath.Clean(h), nil
 	case strings.ContainsAny(h, "/@?#, \t\r\n\x00"):
 		return "", cmdutil.Usagef("--host must be a single host name or IP address without '/', '@', '?', '#', ',' or spaces")
 	}
@@ -384,7 +399,7 @@ func (o *EncodeURLOptions) build(password string) (*buildResult, error) {
 		fmt.Fprintf(&b, "%s = %s\n", pwKey, enc)
 	default:
 		fmt.Fprintf(&b, "; Replace the placeholder with the password encrypted by Connect's secret key: run\n")
-		fmt.Fprintf(&b, "; `rscadmin configure --encrypt-config-value` and paste its output, or run this command\n")
+		fmt.Fprintf(&b, "; `rscadmin encrypt-config-value` and paste its output, or run this command\n")
 		fmt.Fprintf(&b, "; again with --secret-key PATH. Do not percent-encode the password.\n")
 		fmt.Fprintf(&b, "%s = <encrypted, Base64-encoded password value>\n", pwKey)
 	}
@@ -401,6 +416,9 @@ func (r *buildResult) json(o *EncodeURLOptions) buildJSON {
 		},
 		URL: r.url, RedactedURL: r.redacted, GCfg: r.gcfg, EncryptedPassword: r.encrypted,
 		Warnings: r.warnings,
+	}
+	if dsn.IsSocket(o.Host) {
+		j.Parts.Host, j.Parts.Port = filepath.Clean(o.Host), o.Port
 	}
 	for _, prm := range r.parts.Params {
 		j.Parts.Params = append(j.Parts.Params, paramJSON{Key: prm.Key, Value: prm.Value})

@@ -12,7 +12,8 @@ import (
 // checkJSON is the --output json shape of --check.
 type checkJSON struct {
 	InputRedacted    string          `json:"input_redacted"`
-	Diagnoses        []diagnosisJSON `json:"diagnoses"`
+	Diagnoses        []diagnosisJSON `json:"diagnoses"`         // the first maxDiagnoses problems
+	Omitted          int             `json:"diagnoses_omitted"` // problems found beyond those
 	Errors           int             `json:"errors"`
 	Warnings         int             `json:"warnings"`
 	Works            bool            `json:"works"`      // the URL as given has no error-severity problem
@@ -82,6 +83,10 @@ func runCheck(opts *EncodeURLOptions) error {
 		} else {
 			res.Warnings++
 		}
+		if len(res.Diagnoses) == maxDiagnoses {
+			res.Omitted++
+			continue
+		}
 		res.Diagnoses = append(res.Diagnoses, diagnosisJSON{
 			Offset: m.shownOffset(d), RedactedOffset: m.redactedOffset(d.Offset), Field: d.Field,
 			Severity: d.Severity.String(), Problem: d.Problem, Fix: d.Fix,
@@ -139,17 +144,18 @@ func checkParts(info *dsn.Info) *checkPartsJSON {
 func writeCheckText(opts *EncodeURLOptions, res checkJSON, m offsetMap) error {
 	cs := opts.F.IO.ColorScheme()
 	var b strings.Builder
-	shown := m.display
-	fmt.Fprintf(&b, "URL: %s\n", shown)
+	fmt.Fprintf(&b, "URL: %s\n", m.display)
 	if len(res.Diagnoses) == 0 {
 		b.WriteString(cs.Green("No problems found:") + " the URL is correctly encoded.\n")
 	}
+	shown := []rune(m.display)
 	for i, d := range res.Diagnoses {
 		// Diagnoses at the same place (every problem inside the hidden
 		// password points at its start) share one caret.
 		if i == 0 || res.Diagnoses[i-1].RedactedOffset != d.RedactedOffset {
-			fmt.Fprintf(&b, "\n  %s\n", shown)
-			fmt.Fprintf(&b, "  %s^\n", strings.Repeat(" ", m.column(d.RedactedOffset)))
+			line, col := caretWindow(shown, m.column(d.RedactedOffset))
+			fmt.Fprintf(&b, "\n  %s\n", line)
+			fmt.Fprintf(&b, "  %s^\n", strings.Repeat(" ", col))
 		}
 		sev := cs.Red("error")
 		if d.Severity == dsn.SeverityWarning.String() {
@@ -157,6 +163,9 @@ func writeCheckText(opts *EncodeURLOptions, res checkJSON, m offsetMap) error {
 		}
 		fmt.Fprintf(&b, "%s (%s): %s\n", sev, d.Field, d.Problem)
 		fmt.Fprintf(&b, "  Fix: %s\n", d.Fix)
+	}
+	if res.Omitted > 0 {
+		fmt.Fprintf(&b, "\n… and %d more not shown; fix the ones above and check again.\n", res.Omitted)
 	}
 	if len(res.Diagnoses) > 0 {
 		verdict := "the URL as given works, but should be tidied."
@@ -199,6 +208,34 @@ func writeCheckText(opts *EncodeURLOptions, res checkJSON, m offsetMap) error {
 	}
 	_, err := fmt.Fprint(opts.F.IO.Out, b.String())
 	return err
+}
+
+// maxDiagnoses caps the problems a report lists (text and JSON); the rest
+// are counted. A URL with more problems needs rewriting, not a longer list,
+// and the cap keeps output and memory linear in the URL's length.
+const maxDiagnoses = 20
+
+// caretWidth is the widest URL shown whole above a caret; a longer one is
+// shown as a window of that many columns around the caret.
+const caretWidth = 120
+
+// caretWindow returns the part of the display URL to show above a caret at
+// column col, and the caret's column in it.
+func caretWindow(shown []rune, col int) (string, int) {
+	if len(shown) <= caretWidth {
+		return string(shown), col
+	}
+	from := max(0, col-caretWidth/2)
+	to := min(len(shown), from+caretWidth)
+	from = max(0, to-caretWidth)
+	line := string(shown[from:to])
+	if to < len(shown) {
+		line += "…"
+	}
+	if from > 0 {
+		return "…" + line, col - from + 1
+	}
+	return line, col
 }
 
 // offsetMap maps byte offsets in a raw URL to the redacted URL shown to

@@ -13,9 +13,14 @@ import (
 )
 
 // TestSIGTERMRollsBack runs the real binary and sends it SIGTERM while it
-// copies: it must exit 1 saying it was interrupted, leave no table and no
-// advisory lock behind, and a re-run must succeed.
-func TestSIGTERMRollsBack(t *testing.T) {
+// copies: it must exit 143 (docs/exit-codes.md) saying it was interrupted,
+// leave no table and no advisory lock behind, and a re-run must succeed.
+func TestSIGTERMRollsBack(t *testing.T) { signalRollsBack(t, syscall.SIGTERM, 143) }
+
+// TestCtrlCRollsBack is the same with Ctrl-C (SIGINT), which exits 130.
+func TestCtrlCRollsBack(t *testing.T) { signalRollsBack(t, syscall.SIGINT, 130) }
+
+func signalRollsBack(t *testing.T, sig syscall.Signal, wantCode int) {
 	bin := filepath.Join(t.TempDir(), "connectdb")
 	build := exec.Command("go", "build", "-o", bin, "github.com/connectdb/connectdb/cmd/connectdb")
 	if out, err := build.CombinedOutput(); err != nil {
@@ -43,7 +48,7 @@ func TestSIGTERMRollsBack(t *testing.T) {
 			t.Fatal(err)
 		}
 		if n > 0 {
-			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
 			sent = true
@@ -53,8 +58,8 @@ func TestSIGTERMRollsBack(t *testing.T) {
 	if !sent {
 		t.Fatalf("the COPY was never seen (exit %v, stderr %q)", err, stderr.String())
 	}
-	if code := cmd.ProcessState.ExitCode(); code != 1 || !strings.Contains(stderr.String(), "interrupted") {
-		t.Fatalf("exit %d, stderr %q; want exit 1 and an interruption message", code, stderr.String())
+	if code := cmd.ProcessState.ExitCode(); code != wantCode || !strings.Contains(stderr.String(), "interrupted") {
+		t.Fatalf("exit %d, stderr %q; want exit %d and an interruption message", code, stderr.String(), wantCode)
 	}
 	if strings.Contains(stderr.String(), sentinel) {
 		t.Fatal("the password appears on stderr")
@@ -73,7 +78,7 @@ func TestSIGTERMRollsBack(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if tables != 0 || locks != 0 {
-		t.Fatalf("%d tables and %d advisory locks left after SIGTERM", tables, locks)
+		t.Fatalf("%d tables and %d advisory locks left after %v", tables, locks, sig)
 	}
 	rerun := exec.Command(bin, "migrate", "--sqlite", sqlite, "--url", url)
 	rerun.Env = cmd.Env

@@ -27,6 +27,7 @@ type ReleaseLocksOptions struct {
 	IdleFor      time.Duration
 	AllDatabases bool
 	Force        bool
+	StuckAfter   time.Duration
 	Yes          bool
 	Grace        time.Duration
 	Wait         time.Duration
@@ -45,10 +46,14 @@ cancelled (pg_cancel_backend) so it can let go itself, then terminated. It then 
 pg_locks again and reports the lock as released, or exits 1.
 
 Without --yes it is a dry run that prints which sessions it would end and why (on a
-terminal it asks y/N instead). It refuses to end a holder that is running a statement
-or whose application looks like a migration unless --force, never ends its own
-session or a session of another database (unless --all-databases), and re-checks
-pid, backend start and the lock in the same statement that ends the session.
+terminal it asks y/N instead). It ends only holders that show-locks calls "looks
+stuck" (the same rule: idle for at least --stuck-after, 1m by default, or at least
+1m when idle in a transaction, not running a statement, no migration-like
+application, no busy session of the same client); it refuses every other holder,
+with show-locks' verdict and the time left before it would look stuck, unless
+--force. It never ends its own session or a session of another database (unless
+--all-databases), and re-checks pid, backend start, state and the lock in the same
+statement that ends the session.
 
 SELECT pg_advisory_unlock_all() from psql does not do this: it only releases locks
 held by the session that runs it.`,
@@ -58,6 +63,14 @@ held by the session that runs it.`,
   connectdb release-locks --pid 4711 --force --yes --output json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, c := range []struct {
+				r locks.DurationRange
+				d time.Duration
+			}{{locks.StuckAfterRange, opts.StuckAfter}, {locks.GraceRange, opts.Grace}, {locks.WaitRange, opts.Wait}} {
+				if err := c.r.Check(c.d); err != nil {
+					return cmdutil.UsageError(err)
+				}
+			}
 			return runReleaseLocks(cmd.Context(), opts)
 		},
 	}
@@ -67,10 +80,11 @@ held by the session that runs it.`,
 	fl.Int32Var(&opts.PID, "pid", 0, "only the session with this backend pid")
 	fl.DurationVar(&opts.IdleFor, "idle-for", 0, "only holders idle for at least DURATION, such as 10m")
 	fl.BoolVar(&opts.AllDatabases, "all-databases", false, "also end holders connected to other databases of the cluster")
-	fl.BoolVar(&opts.Force, "force", false, "also end holders that are running a statement or look like a migration")
+	fl.BoolVar(&opts.Force, "force", false, "also end holders that show-locks does not call stuck: running, migration-like, or idle only briefly")
+	fl.DurationVar(&opts.StuckAfter, "stuck-after", locks.DefaultStuckAfter, "idle time after which a holder looks stuck, as in show-locks ("+locks.StuckAfterRange.String()+"; idle in a transaction: at least "+locks.FormatAge(locks.MinTransactionIdle)+")")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "act without asking; without it release-locks is a dry run")
-	fl.DurationVar(&opts.Grace, "grace", 5*time.Second, "how long a cancelled holder has to release its lock before it is terminated")
-	fl.DurationVar(&opts.Wait, "wait", 10*time.Second, "how long to wait for the lock to disappear after ending its holder")
+	fl.DurationVar(&opts.Grace, "grace", 5*time.Second, "how long a cancelled holder has to release its lock before it is terminated ("+locks.GraceRange.String()+")")
+	fl.DurationVar(&opts.Wait, "wait", 10*time.Second, "how long to wait for the lock to disappear after ending its holder ("+locks.WaitRange.String()+")")
 	return cmd
 }
 
@@ -119,7 +133,7 @@ func runReleaseLocks(ctx context.Context, opts *ReleaseLocksOptions) error {
 	if rep.Candidates == nil {
 		rep.Candidates = []locks.Candidate{}
 	}
-	rep.Notes = append(rep.Notes, t.Warnings...)
+	rep.Notes = append(rep.Notes, t.Connection().Notes()...)
 	if rep.Notes == nil {
 		rep.Notes = []string{}
 	}
@@ -188,7 +202,7 @@ func runReleaseLocks(ctx context.Context, opts *ReleaseLocksOptions) error {
 // selection turns the flags into a locks.Selection and a description.
 func selection(opts *ReleaseLocksOptions) (locks.Selection, string, error) {
 	f := opts.F
-	sel := locks.Selection{PID: opts.PID, IdleFor: opts.IdleFor, AllDatabases: opts.AllDatabases, Force: opts.Force}
+	sel := locks.Selection{PID: opts.PID, IdleFor: opts.IdleFor, AllDatabases: opts.AllDatabases, Force: opts.Force, StuckAfter: opts.StuckAfter}
 	getenv := f.Getenv
 	if !opts.ConnectLock {
 		getenv = nil // CONNECTDB_LOCK_ID names Connect's lock; use it only for --connect-lock
@@ -274,6 +288,9 @@ func writePlan(w io.Writer, cs *iostreams.ColorScheme, rep *Report) {
 			fmt.Fprintf(w, "; %s", c.Why)
 		}
 		fmt.Fprintln(w)
+		if c.Action != "" && c.Verdict != nil {
+			fmt.Fprintf(w, "  verdict: %s\n", c.Verdict.Text)
+		}
 		if c.Session != nil && c.Session.Visible && c.Session.Query != "" {
 			label := "last query"
 			if c.Session.State == "active" {

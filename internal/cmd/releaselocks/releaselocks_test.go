@@ -29,11 +29,20 @@ func setup(url string, env map[string]string) (*ReleaseLocksOptions, *bytes.Buff
 	io, in, out, errOut := iostreams.Test()
 	f := &cmdutil.Factory{
 		IO:      io,
-		Globals: &cmdutil.Globals{Output: "text", Timeout: 10 * time.Second, URL: url},
+		Globals: &cmdutil.Globals{Output: "text", Timeout: time.Minute, URL: url},
 		Getenv:  func(k string) string { return env[k] },
 		Now:     time.Now,
 	}
-	return &ReleaseLocksOptions{F: f, Grace: 2 * time.Second, Wait: 10 * time.Second}, in, out, errOut
+	return &ReleaseLocksOptions{F: f, Grace: time.Second, Wait: time.Minute, StuckAfter: locks.DefaultStuckAfter}, in, out, errOut
+}
+
+// stuckAfterIdle waits until the session of db named app has been idle
+// (outside a transaction) for a second by the server's clock, and sets
+// --stuck-after 1s: from then on show-locks calls it stuck.
+func stuckAfterIdle(t *testing.T, opts *ReleaseLocksOptions, db, app string) {
+	t.Helper()
+	lockstest.Until(t, srv, db, lockstest.InState(app, "idle", time.Second))
+	opts.StuckAfter = time.Second
 }
 
 func heldCount(t *testing.T, db string, key string) int {
@@ -53,11 +62,12 @@ var normalisers = []struct {
 	{regexp.MustCompile(`\bdb_[a-z0-9_]+`), "<db>"},
 	{regexp.MustCompile(`\br_[a-z0-9_]+`), "<role>"},
 	{regexp.MustCompile(`:\d{4,5}/`), ":<port>/"},
+	{regexp.MustCompile(`(reached [0-9.]+):\d{4,5}`), "$1:<port>"},
 	{regexp.MustCompile(`\?[^ ,)"]*`), "?<params>"},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), "<time>"},
 	{regexp.MustCompile(`(pid|"pid":|blocked by pid) \d+`), "$1 <pid>"},
 	{regexp.MustCompile(`"held_by": \[\s*\d+\s*\]`), `"held_by": [<pid>]`},
-	{regexp.MustCompile(`\b\d+(s|m)\b`), "<age>"},
+	{regexp.MustCompile(`\b(\d+h\d\dm|\d+d\d+h|\d+(\.\d)?[sm])\b`), "<age>"},
 }
 
 func normalise(s string) string {
@@ -81,6 +91,7 @@ func TestDryRunThenYes(t *testing.T) {
 
 	opts, _, out, _ := setup(srv.SuperURL(db), map[string]string{locks.EnvLockID: "4242"})
 	opts.ConnectLock = true
+	stuckAfterIdle(t, opts, db, "rstudio-connect")
 	if err := runReleaseLocks(context.Background(), opts); err != nil {
 		t.Fatalf("dry run: %v", err)
 	}
@@ -99,7 +110,7 @@ func TestDryRunThenYes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(time.Minute):
 		t.Fatal("the waiting node did not get the lock")
 	}
 	if !strings.Contains(out.String(), "Released.") || !strings.Contains(out.String(), "a session that was waiting for it") {
@@ -146,6 +157,7 @@ func TestInteractivePrompt(t *testing.T) {
 	lockstest.Hold(t, srv, db, "rstudio-connect", "SELECT pg_advisory_lock(5)")
 	for _, answer := range []string{"n\n", "y\n"} {
 		opts, in, out, _ := setup(srv.SuperURL(db), nil)
+		stuckAfterIdle(t, opts, db, "rstudio-connect")
 		opts.F.IO.SetTTY(true, true, false)
 		opts.F.Globals.LockID = "5"
 		in.WriteString(answer)
@@ -165,9 +177,13 @@ func TestInteractivePrompt(t *testing.T) {
 	}
 }
 
-func TestIdleInTransactionHolderAndIdleFor(t *testing.T) {
+// TestMigrationInFlightRefused is issue 16 item 2 end to end: a holder idle
+// in a transaction right after a CREATE TABLE is refused with show-locks'
+// verdict and the time left, even with --idle-for and a short
+// --stuck-after, and ended only with --force.
+func TestMigrationInFlightRefused(t *testing.T) {
 	db := srv.NewDatabase(t, "")
-	lockstest.Hold(t, srv, db, "rstudio-connect", "BEGIN", "SELECT pg_advisory_xact_lock(-9000000000)")
+	lockstest.Hold(t, srv, db, "rstudio-connect", "BEGIN", "SELECT pg_advisory_xact_lock(-9000000000)", "CREATE TABLE connect_step (id int)")
 	opts, _, out, _ := setup(srv.SuperURL(db), nil)
 	opts.IdleFor = time.Hour
 	opts.Yes = true
@@ -177,14 +193,41 @@ func TestIdleInTransactionHolderAndIdleFor(t *testing.T) {
 	if !strings.Contains(out.String(), "--idle-for 1h0m0s") || heldCount(t, db, "-9000000000") != 1 {
 		t.Fatalf("--idle-for 1h:\n%s", out)
 	}
-	time.Sleep(1100 * time.Millisecond)
+	lockstest.Until(t, srv, db, lockstest.InState("rstudio-connect", "idle in transaction", time.Second))
 	out.Reset()
-	opts.IdleFor = time.Second
+	opts.IdleFor, opts.StuckAfter = time.Second, time.Second
+	err := runReleaseLocks(context.Background(), opts)
+	if cmdutil.ExitCode(err) != cmdutil.ExitFindings || heldCount(t, db, "-9000000000") != 1 {
+		t.Fatalf("a migration in flight was not refused: %v\n%s", err, out)
+	}
+	for _, want := range []string{"idle in transaction for only", "may be between migration steps", "it would look stuck in", "never ended without --force", "Nothing will be ended"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	assertGolden(t, "refused-in-transaction.golden", out.String())
+
+	// show-locks' JSON verdict on the same holder is the same rule.
+	out.Reset()
+	opts.F.Globals.Output = "json"
+	opts.Yes = false
+	_ = runReleaseLocks(context.Background(), opts)
+	var rep Report
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Candidates) != 1 || rep.Candidates[0].Verdict == nil || rep.Candidates[0].Verdict.Kind != locks.VerdictRecent || rep.Candidates[0].Verdict.StuckInSeconds <= 0 {
+		t.Fatalf("JSON: %s", out)
+	}
+
+	out.Reset()
+	opts.F.Globals.Output = "text"
+	opts.Force, opts.Yes = true, true
 	if err := runReleaseLocks(context.Background(), opts); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if heldCount(t, db, "-9000000000") != 0 || !strings.Contains(out.String(), "idle in transaction") {
-		t.Fatalf("--idle-for 1s:\n%s", out)
+	if heldCount(t, db, "-9000000000") != 0 || !strings.Contains(out.String(), "Released.") {
+		t.Fatalf("--force:\n%s", out)
 	}
 }
 
@@ -192,6 +235,7 @@ func TestOtherDatabase(t *testing.T) {
 	db1, db2 := srv.NewDatabase(t, ""), srv.NewDatabase(t, "")
 	lockstest.Hold(t, srv, db2, "elsewhere", "SELECT pg_advisory_lock(12)")
 	opts, _, out, _ := setup(srv.SuperURL(db1), nil)
+	stuckAfterIdle(t, opts, db2, "elsewhere")
 	opts.F.Globals.LockID = "12"
 	opts.Yes = true
 	if err := runReleaseLocks(context.Background(), opts); err != nil {
@@ -217,6 +261,7 @@ func TestNonPrivilegedRoleAndSentinel(t *testing.T) {
 	srv.MustExec(t, "postgres", "GRANT pg_read_all_stats TO "+admin)
 	lockstest.HoldURL(t, srv.URL(connect, sentinel, db, "application_name=rstudio-connect"), "SELECT pg_advisory_lock(4242)")
 	opts, _, out, errOut := setup(srv.URL(admin, sentinel, db), nil)
+	stuckAfterIdle(t, opts, db, "rstudio-connect")
 	opts.F.Globals.LockID = "4242"
 	opts.Yes = true
 	err := runReleaseLocks(context.Background(), opts)
@@ -262,5 +307,31 @@ func TestNothingToRelease(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "Nothing to release.") {
 		t.Fatalf("output:\n%s", out)
+	}
+}
+
+// TestFlagRanges: negative or out-of-range durations are refused (exit 2)
+// with one line that names the flag and its range, before connecting.
+func TestFlagRanges(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--grace", "-1s"}, "--grace must be between 100ms and 1h"},
+		{[]string{"--grace=2h"}, "--grace must be between 100ms and 1h"},
+		{[]string{"--wait", "-10s"}, "--wait must be between 1s and 1h"},
+		{[]string{"--wait", "0s"}, "--wait must be between 1s and 1h"},
+		{[]string{"--stuck-after", "-1m"}, "--stuck-after must be between 1s and 720h"},
+		{[]string{"--stuck-after", "1ms"}, "--stuck-after must be between 1s and 720h"},
+	} {
+		opts, _, out, _ := setup("postgres://nobody@127.0.0.1:1/x?sslmode=disable", nil)
+		cmd := NewCmdReleaseLocks(opts.F)
+		cmd.SetArgs(append([]string{"--lock-id", "4242"}, tc.args...))
+		cmd.SetOut(out)
+		cmd.SetErr(out)
+		err := cmd.Execute()
+		if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: %v (exit %d)", tc.args, err, cmdutil.ExitCode(err))
+		}
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/connectdb/connectdb/internal/buildinfo"
 	"github.com/connectdb/connectdb/internal/cmd/check"
@@ -56,18 +58,59 @@ PostgreSQL, and size connection pools for a cluster.`,
 	fl.StringVar(&g.InstrumentationURL, "instrumentation-url", "", "PostgreSQL URL overriding Postgres.InstrumentationURL")
 	fl.StringVar(&g.SecretKey, "secret-key", "", "Connect secret key file to decrypt encrypted settings (env CONNECTDB_SECRET_KEY)")
 	fl.StringVar(&g.PasswordFile, "password-file", "", "file whose first line is the database password")
+	fl.StringVar(&g.EnvFile, "env-file", "", "Connect's environment (CONNECT_* overrides) as KEY=VALUE lines, systemd EnvironmentFile syntax (env CONNECTDB_ENV_FILE)")
 	fl.StringVar(&g.AzureAuthorityHost, "azure-authority-host", "", "Entra ID authority for Azure service principal logins (env AZURE_AUTHORITY_HOST; default https://login.microsoftonline.com)")
 
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return cmdutil.Usagef("%v; see '%s --help'", err, c.CommandPath())
+		return cmdutil.Usagef("%v; see '%s --help'", explainFlagError(err), c.CommandPath())
 	})
 
 	cmd.AddCommand(version.NewCmdVersion(f))
 	for _, add := range subcommands {
 		cmd.AddCommand(add(f))
 	}
+	guardHelp(cmd)
+	showHonouredGlobals(cmd)
 	registerCompletions(cmd)
 	return cmd
+}
+
+// targetGlobals are the global flags that choose and reach the database.
+var targetGlobals = []string{"config", "env-file", "url", "secret-key", "password-file", "azure-authority-host", "timeout"}
+
+// honours lists the global flags each command reads; its help shows only
+// these (see docs/global-flags.md).
+var honours = map[string][]string{
+	"version":       {"output", "no-color"},
+	"encode-url":    {"output", "no-color", "password-file", "secret-key"},
+	"check":         append([]string{"output", "no-color", "instrumentation-url"}, targetGlobals...),
+	"size-pool":     append([]string{"output", "no-color", "instrumentation-url"}, targetGlobals...),
+	"migrate":       append([]string{"output", "no-color", "instrumentation-url"}, targetGlobals...),
+	"show-locks":    append([]string{"output", "no-color"}, targetGlobals...),
+	"release-locks": append([]string{"output", "no-color"}, targetGlobals...),
+}
+
+// showHonouredGlobals makes each command's help list only the global
+// flags the command honours.
+func showHonouredGlobals(root *cobra.Command) {
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if keep, ok := honours[c.Name()]; ok && c != root {
+			var hidden []*pflag.Flag
+			c.InheritedFlags().VisitAll(func(fl *pflag.Flag) {
+				if !fl.Hidden && !slices.Contains(keep, fl.Name) {
+					fl.Hidden = true
+					hidden = append(hidden, fl)
+				}
+			})
+			defer func() {
+				for _, fl := range hidden {
+					fl.Hidden = false
+				}
+			}()
+		}
+		help(c, args)
+	})
 }
 
 // subcommands lists the constructors of the database commands, in help order.
@@ -90,6 +133,7 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 		{"config", "CONNECTDB_CONFIG", &g.ConfigPath},
 		{"url", "CONNECTDB_URL", &g.URL},
 		{"secret-key", "CONNECTDB_SECRET_KEY", &g.SecretKey},
+		{"env-file", "CONNECTDB_ENV_FILE", &g.EnvFile},
 	}
 	for _, e := range envs {
 		if v := f.Getenv(e.env); v != "" && !fl.Changed(e.flag) {
@@ -97,24 +141,28 @@ func applyEnv(cmd *cobra.Command, f *cmdutil.Factory) error {
 		}
 	}
 	g.ConfigExplicit = fl.Changed("config") || f.Getenv("CONNECTDB_CONFIG") != ""
-	if f.Getenv("NO_COLOR") != "" || g.NoColor {
+	f.IO.ApplyColorEnv(f.Getenv)
+	if g.NoColor {
 		f.IO.SetColorEnabled(false)
 	}
-	if g.Timeout <= 0 {
-		return cmdutil.Usagef("--timeout must be positive, such as 10s or 1m")
+	if err := checkRanges(cmd); err != nil {
+		return err
 	}
-	switch g.Output {
-	case "text", "json", "junit", "github", "gcfg", "nagios":
-	default:
-		return cmdutil.Usagef("--output %q is not a known format; use text or json", g.Output)
+	if err := checkText(cmd, f.Getenv("CONNECTDB_URL")); err != nil {
+		return err
 	}
+	// Each command checks --output against the formats it takes.
 	return nil
 }
 
 // Run executes connectdb with args and returns the process exit code. Errors
 // are printed as one line on stderr; nothing ever prints a stack trace.
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
-	cmd := NewCmdRoot(f)
+	return execute(ctx, f, NewCmdRoot(f), args)
+}
+
+// execute runs the command tree cmd with args; see Run.
+func execute(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args []string) int {
 	cmd.SetArgs(args)
 	reached := false
 	pre := cmd.PersistentPreRunE
@@ -122,7 +170,17 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 		reached = true
 		return pre(c, a)
 	}
-	err := cmd.ExecuteContext(ctx)
+	ran, err := cmd.ExecuteContextC(ctx)
+	if in := interruption(ctx); in != nil {
+		// A signal ends every command the same way: one line saying so,
+		// and the shell's exit code for that signal (130, 143).
+		path := "connectdb"
+		if ran != nil {
+			path = ran.CommandPath()
+		}
+		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", printable(oneLine(redactArgs(interruptedMessage(in, path, err), argTokens(args)))))
+		return in.ExitCode()
+	}
 	if code, ok := nagiosExit(f, err); ok {
 		return code
 	}
@@ -136,7 +194,13 @@ func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
 		err = cmdutil.UsageError(err)
 	}
 	if msg := strings.TrimSpace(err.Error()); msg != "" {
-		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", oneLine(msg))
+		// Before the command ran, a message can quote any argument (a flag's
+		// value too); after, only positional arguments are Cobra's to quote.
+		toks := argTokens(args)
+		if reached && ran != nil {
+			toks = ran.Flags().Args()
+		}
+		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", printable(oneLine(redactArgs(msg, toks))))
 	}
 	return cmdutil.ExitCode(err)
 }

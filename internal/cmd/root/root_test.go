@@ -34,7 +34,7 @@ func TestExitCodesAndMessages(t *testing.T) {
 		{"unknown flag", []string{"--bogus"}, 2, "unknown flag: --bogus; see 'connectdb --help'", "", "goroutine"},
 		{"unknown command suggests", []string{"verson"}, 2, `did you mean version`, "", "\n\n"},
 		{"extra argument", []string{"version", "x"}, 2, `unknown command "x"`, "", ""},
-		{"bad output", []string{"version", "--output", "yaml"}, 2, `--output "yaml" is not a known format`, "", ""},
+		{"bad output", []string{"version", "--output", "yaml"}, 2, `--output "yaml" is not supported by this command; use one of: text, json`, "", ""},
 		{"bad timeout", []string{"version", "--timeout", "-1s"}, 2, "--timeout must be positive", "", ""},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ package showlocks
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -13,11 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/connectdb/connectdb/internal/cmdutil"
 	"github.com/connectdb/connectdb/internal/iostreams"
 	"github.com/connectdb/connectdb/internal/locks"
+	"github.com/connectdb/connectdb/internal/pooler"
 	"github.com/connectdb/connectdb/internal/target"
 )
 
@@ -72,6 +75,9 @@ state and query of other roles' sessions are hidden; show-locks says so.`,
 			if cmd.Flags().Changed("watch") && opts.Watch <= 0 {
 				return cmdutil.Usagef("--watch interval must be positive, such as 2s")
 			}
+			if err := locks.StuckAfterRange.Check(opts.StuckAfter); err != nil {
+				return cmdutil.UsageError(err)
+			}
 			return runShowLocks(cmd.Context(), opts)
 		},
 	}
@@ -82,7 +88,7 @@ state and query of other roles' sessions are hidden; show-locks says so.`,
 	fl.DurationVar(&opts.Watch, "watch", 0, "refresh every INTERVAL (default 2s) until Ctrl-C")
 	fl.Lookup("watch").NoOptDefVal = DefaultWatch.String()
 	fl.StringVar(&opts.ConnectUser, "connect-user", "", "Connect's database role, when --url logs in as another role (default: the URL's user)")
-	fl.DurationVar(&opts.StuckAfter, "stuck-after", locks.DefaultStuckAfter, "idle time after which a holder of Connect's lock looks stuck")
+	fl.DurationVar(&opts.StuckAfter, "stuck-after", locks.DefaultStuckAfter, "idle time after which a holder of Connect's lock looks stuck ("+locks.StuckAfterRange.String()+"; idle in a transaction: at least "+locks.FormatAge(locks.MinTransactionIdle)+")")
 	addNagiosFlags(cmd, opts)
 	return cmd
 }
@@ -124,6 +130,7 @@ func runShowLocks(ctx context.Context, opts *ShowLocksOptions) error {
 		return cmdutil.Unreachable(err)
 	}
 	defer conn.Close(context.Background())
+	poolerNote := transactionPoolerNote(ctx, conn, t, f.Globals.Timeout)
 
 	for {
 		qctx, cancel := context.WithTimeout(ctx, f.Globals.Timeout)
@@ -137,7 +144,10 @@ func runShowLocks(ctx context.Context, opts *ShowLocksOptions) error {
 		}
 		rep := locks.BuildReport(snap, id, idSource, connectUser, opts.StuckAfter)
 		rep.Target = t.Redacted
-		rep.Notes = append(rep.Notes, t.Warnings...)
+		rep.Notes = append(rep.Notes, t.Connection().Notes()...)
+		if poolerNote != "" {
+			rep.Notes = append(rep.Notes, poolerNote)
+		}
 		if nagios {
 			return writeNagios(f.IO.Out, rep, opts)
 		}
@@ -160,8 +170,25 @@ func runShowLocks(ctx context.Context, opts *ShowLocksOptions) error {
 
 func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, asJSON bool) error {
 	w := bufio.NewWriterSize(io.Out, 64<<10)
+	if asJSON && opts.Watch > 0 {
+		// One JSON object per line, so a consumer can read refresh by refresh.
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(rep); err != nil {
+			return fmt.Errorf("writing JSON output: %w", err)
+		}
+		return w.Flush()
+	}
 	if asJSON {
-		if err := cmdutil.WriteJSON(w, rep); err != nil {
+		if opts.Watch > 0 {
+			// One compact object per line (JSON Lines), so that a reader
+			// can take each refresh as it comes.
+			enc := json.NewEncoder(w)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(rep); err != nil {
+				return fmt.Errorf("writing JSON output: %w", err)
+			}
+		} else if err := cmdutil.WriteJSON(w, rep); err != nil {
 			return err
 		}
 		return w.Flush()
@@ -169,7 +196,11 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 	if opts.Watch > 0 && io.IsStdoutTTY() {
 		fmt.Fprint(w, "\033[H\033[2J")
 	}
-	Text(w, io.ColorScheme(), rep, opts.FullQuery)
+	hint := target.HintFlags(opts.F.Globals)
+	if opts.StuckAfter != locks.DefaultStuckAfter { // release-locks judges "stuck" the same way
+		hint = strings.TrimSpace(hint + " --stuck-after " + opts.StuckAfter.String())
+	}
+	Text(w, io.ColorScheme(), rep, opts.FullQuery, hint)
 	if opts.Watch > 0 {
 		fmt.Fprintf(w, "\nRefreshing every %s at %s; press Ctrl-C to stop.\n", opts.Watch, rep.ServerTime.Format("15:04:05 UTC"))
 	}
@@ -181,8 +212,8 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 
 // Text writes the human report: one block per holding session, with the
 // locks it holds, the sessions waiting behind it and, for Connect's lock, a
-// verdict.
-func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery bool) {
+// verdict. targetFlags (see target.HintFlags) go into every "next:" command.
+func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery bool, targetFlags ...string) {
 	qlen := 80
 	if fullQuery {
 		qlen = 0
@@ -208,43 +239,57 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 		return
 	}
 
+	// Group the rows by holding session without copying them: 10,000
+	// locks are common, so the loop over rows does no formatting and no
+	// allocation per row beyond the index it keeps.
 	type dk struct {
 		db  string
 		key locks.Key
 	}
-	// holder is one session's granted rows.
+	// holder is one session's granted rows (indexes into rep.Locks).
 	type holder struct {
 		db      string
 		pid     int32
-		rows    []locks.ReportLock
+		rows    []int
 		connect bool
 	}
-	holders := map[dk]map[int32]bool{}
-	waiters := map[dk][]locks.ReportLock{}
+	waiters := map[dk][]int{}
+	for i := range rep.Locks {
+		if l := &rep.Locks[i]; !l.Granted {
+			k := dk{l.Database, l.Key}
+			waiters[k] = append(waiters[k], i)
+		}
+	}
+	// heldBy lists the holders of the keys someone waits for.
+	heldBy := make(map[dk][]int32, len(waiters))
 	type dbPID struct {
 		db  string
 		pid int32
 	}
 	byPID := map[dbPID]*holder{}
 	var order []*holder
-	for _, l := range rep.Locks {
-		k := dk{l.Database, l.Key}
+	var last *holder
+	for i := range rep.Locks {
+		l := &rep.Locks[i]
 		if !l.Granted {
-			waiters[k] = append(waiters[k], l)
 			continue
 		}
-		if holders[k] == nil {
-			holders[k] = map[int32]bool{}
+		if len(waiters) > 0 {
+			if k := (dk{l.Database, l.Key}); waiters[k] != nil {
+				heldBy[k] = append(heldBy[k], l.PID)
+			}
 		}
-		holders[k][l.PID] = true
-		hk := dbPID{l.Database, l.PID}
-		h := byPID[hk]
-		if h == nil {
-			h = &holder{db: l.Database, pid: l.PID}
-			byPID[hk] = h
-			order = append(order, h)
+		h := last
+		if h == nil || h.pid != l.PID || h.db != l.Database {
+			hk := dbPID{l.Database, l.PID}
+			if h = byPID[hk]; h == nil {
+				h = &holder{db: l.Database, pid: l.PID}
+				byPID[hk] = h
+				order = append(order, h)
+			}
+			last = h
 		}
-		h.rows = append(h.rows, l)
+		h.rows = append(h.rows, i)
 		h.connect = h.connect || l.Connect != locks.NotConnect
 	}
 	sort.SliceStable(order, func(i, j int) bool {
@@ -260,38 +305,44 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 
 	connectHeld := false
 	lastDB := ""
+	var plain, mine []int
+	var line []byte
+	connectTag := "  " + cs.Bold("[Connect's upgrade lock]")
 	for _, h := range order {
 		if rep.AllDatabases && h.db != lastDB {
 			fmt.Fprintf(w, "\n== database %s ==\n", h.db)
 			lastDB = h.db
 		}
-		first := h.rows[0]
+		first := rep.Locks[h.rows[0]]
 		fmt.Fprintf(w, "\n%s\n", cs.Bold(holderTitle(first)))
 		sessionLines(w, rep, first, qlen)
-		var plain []string
-		for _, l := range h.rows {
-			ws := waiters[dk{l.Database, l.Key}]
-			var mine []locks.ReportLock
-			for _, o := range ws {
-				if slices.Contains(o.BlockedBy, l.PID) {
-					mine = append(mine, o)
+		plain = plain[:0]
+		for _, i := range h.rows {
+			l := &rep.Locks[i]
+			mine = mine[:0]
+			if len(waiters) > 0 {
+				for _, o := range waiters[dk{l.Database, l.Key}] {
+					if slices.Contains(rep.Locks[o].BlockedBy, l.PID) {
+						mine = append(mine, o)
+					}
 				}
 			}
 			if l.Connect == locks.NotConnect && len(mine) == 0 {
-				plain = append(plain, keyMode(l))
+				plain = append(plain, i)
 				continue
 			}
-			tag := ""
+			line = append(l.Key.Append(append(line[:0], "  holds "...)), ' ')
+			line = append(line, l.Mode...)
 			switch l.Connect {
 			case locks.ConnectLock:
-				tag = "  " + cs.Bold("[Connect's upgrade lock]")
+				line = append(line, connectTag...)
 				connectHeld = true
 			case locks.PossiblyConnect:
-				tag = "  [possibly Connect's upgrade lock]"
+				line = append(line, "  [possibly Connect's upgrade lock]"...)
 			}
-			fmt.Fprintf(w, "  holds %s %s%s\n", l.Key, l.Mode, tag)
+			w.Write(append(line, '\n'))
 			for _, o := range mine {
-				fmt.Fprintf(w, "    └ waiting: %s\n", waiterLine(rep, o))
+				fmt.Fprintf(w, "    └ waiting: %s\n", waiterLine(rep, rep.Locks[o]))
 			}
 		}
 		if len(plain) > 0 {
@@ -299,7 +350,7 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 			if len(plain) < len(h.rows) {
 				label = "also holds"
 			}
-			writeWrapped(w, "  "+label+": ", plain, 100)
+			writeKeys(w, "  "+label+": ", rep.Locks, plain, 100)
 		}
 		if h.connect && first.Verdict != nil {
 			fmt.Fprintf(w, "  verdict: %s\n", colorVerdict(cs, first.Verdict))
@@ -308,7 +359,9 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 				if rep.LockID != nil {
 					id = rep.LockID.String()
 				}
-				fmt.Fprintf(w, "  next: connectdb release-locks --lock-id %s --pid %d   (a dry run; add --yes to act)\n", id, first.PID)
+				hint := append([]string{"connectdb release-locks"}, targetFlags...)
+				hint = append(hint, fmt.Sprintf("--lock-id %s --pid %d", id, first.PID))
+				fmt.Fprintf(w, "  next: %s   (a dry run; add --yes to act)\n", strings.Join(slices.DeleteFunc(hint, func(s string) bool { return s == "" }), " "))
 			}
 		}
 	}
@@ -317,10 +370,10 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 		if l.Granted {
 			continue
 		}
-		k := dk{l.Database, l.Key}
+		held := heldBy[dk{l.Database, l.Key}]
 		direct := false
 		for _, b := range l.BlockedBy {
-			direct = direct || holders[k][b]
+			direct = direct || slices.Contains(held, b)
 		}
 		if !direct {
 			fmt.Fprintf(w, "\n%s %s: %s\n", cs.Yellow("not granted"), l.Key, waiterLine(rep, l))
@@ -345,36 +398,43 @@ func holderTitle(l locks.ReportLock) string {
 	return fmt.Sprintf("pid %d", l.PID)
 }
 
-// keyMode prints a key for the compact list: "4242", or "10,20(share)".
-func keyMode(l locks.ReportLock) string {
+// appendKeyMode appends a key for the compact list: "4242", or
+// "10,20(share)".
+func appendKeyMode(b []byte, l *locks.ReportLock) []byte {
+	b = l.Key.Append(b)
 	if l.Mode == "share" {
-		return l.Key.String() + "(share)"
+		b = append(b, "(share)"...)
 	}
-	return l.Key.String()
+	return b
 }
 
-// writeWrapped writes prefix and the words separated by spaces, wrapping
-// at width with continuation lines indented like the prefix.
-func writeWrapped(w io.Writer, prefix string, words []string, width int) {
-	var b strings.Builder
-	b.WriteString(prefix)
+// writeKeys writes prefix and the keys of the rows idx of ls separated by
+// spaces, wrapping at width with continuation lines indented like the
+// prefix, in one write and without a string per key.
+func writeKeys(w io.Writer, prefix string, ls []locks.ReportLock, idx []int, width int) {
+	b := make([]byte, 0, len(prefix)+len(idx)*12+len(idx)/8*len(prefix))
+	b = append(b, prefix...)
 	col := len(prefix)
-	indent := strings.Repeat(" ", len(prefix))
-	for i, word := range words {
-		if i > 0 {
-			if col+1+len(word) > width {
-				b.WriteString("\n" + indent)
-				col = len(indent)
+	var word [64]byte
+	for n, i := range idx {
+		wd := appendKeyMode(word[:0], &ls[i])
+		if n > 0 {
+			if col+1+len(wd) > width {
+				b = append(b, '\n')
+				for range len(prefix) {
+					b = append(b, ' ')
+				}
+				col = len(prefix)
 			} else {
-				b.WriteByte(' ')
+				b = append(b, ' ')
 				col++
 			}
 		}
-		b.WriteString(word)
-		col += len(word)
+		b = append(b, wd...)
+		col += len(wd)
 	}
-	b.WriteByte('\n')
-	io.WriteString(w, b.String())
+	b = append(b, '\n')
+	w.Write(b)
 }
 
 func plural(n int, one, many string) string {
@@ -467,3 +527,20 @@ func app(a string) string {
 }
 
 func pidStr(p int32) string { return fmt.Sprint(p) }
+
+// transactionPoolerNote says, when show-locks reached PostgreSQL through a
+// transaction-mode pooler (internal/pooler), that a lock's holder may be a
+// pooled server connection that no client owns; "" otherwise.
+func transactionPoolerNote(ctx context.Context, conn *pgx.Conn, t *target.Target, timeout time.Duration) string {
+	qctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	port := t.Port
+	if strings.HasPrefix(t.Host, "/") {
+		port = 0
+	}
+	f, err := pooler.Detect(qctx, conn, port, func(ctx context.Context) (*pgx.Conn, error) { return t.Connect(ctx, timeout) })
+	if err != nil || f.Mode != pooler.Transaction {
+		return ""
+	}
+	return "connectdb reached PostgreSQL through a transaction-mode pooler: a session-level advisory lock taken through it stays on a pooled server connection after the client's transaction ends, so a holder may be a connection no client owns; ask the pooler which client used it (PgBouncer: SHOW CLIENTS, SHOW SERVERS) before releasing"
+}

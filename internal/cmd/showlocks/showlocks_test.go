@@ -29,7 +29,7 @@ func factory(url string, env map[string]string) (*cmdutil.Factory, *bytes.Buffer
 	io, _, out, errOut := iostreams.Test()
 	return &cmdutil.Factory{
 		IO:      io,
-		Globals: &cmdutil.Globals{Output: "text", Timeout: 10 * time.Second, URL: url},
+		Globals: &cmdutil.Globals{Output: "text", Timeout: time.Minute, URL: url},
 		Getenv:  func(k string) string { return env[k] },
 		Now:     time.Now,
 	}, out, errOut
@@ -42,13 +42,14 @@ var normalisers = []struct {
 	{regexp.MustCompile(`\bdb_[a-z0-9_]+`), "<db>"},
 	{regexp.MustCompile(`\br_[a-z0-9_]+`), "<role>"},
 	{regexp.MustCompile(`:\d{4,5}/`), ":<port>/"},
+	{regexp.MustCompile(`(reached [0-9.]+):\d{4,5}`), "$1:<port>"},
 	{regexp.MustCompile(`\?[^ ,)"]*`), "?<params>"},
 	{regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)`), "<time>"},
 	{regexp.MustCompile(`(pid|pids|pid:|"pid":|"own_pid":|blocked by pid) \d+`), "$1 <pid>"},
 	{regexp.MustCompile(`"(database_oid|server_version_num)": \d+`), `"$1": <n>`},
 	{regexp.MustCompile(`"virtualtransaction": "[^"]*"`), `"virtualtransaction": "<vxid>"`},
 	{regexp.MustCompile(`"blocked_by": \[\s*\d+\s*\]`), `"blocked_by": [<pid>]`},
-	{regexp.MustCompile(`\b\d+(s|m)\b`), "<age>"},
+	{regexp.MustCompile(`\b(\d+h\d\dm|\d+d\d+h|\d+(\.\d)?[sm])\b`), "<age>"},
 }
 
 func normalise(s string) string {
@@ -79,14 +80,17 @@ func scenario(t *testing.T) (db string) {
 
 func TestShowLocksText(t *testing.T) {
 	db := scenario(t)
+	// The smallest --stuck-after a user may give is 1s; the "next:" hint
+	// carries it, so judge with it once the holder has been idle that long.
+	lockstest.Until(t, srv, db, lockstest.InState("rstudio-connect", "idle", time.Second))
 	f, out, _ := factory(srv.SuperURL(db), nil)
 	f.Globals.LockID = "4242"
-	opts := &ShowLocksOptions{F: f, StuckAfter: time.Nanosecond}
+	opts := &ShowLocksOptions{F: f, StuckAfter: time.Second}
 	if err := runShowLocks(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
 	s := out.String()
-	for _, want := range []string{"[Connect's upgrade lock]", "└ waiting: pid", "connect-node-2", "looks stuck", "also holds: 10,20(share)", "release-locks --lock-id 4242 --pid"} {
+	for _, want := range []string{"[Connect's upgrade lock]", "└ waiting: pid", "connect-node-2", "looks stuck", "also holds: 10,20(share)", "--lock-id 4242 --pid"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)
 		}
@@ -125,7 +129,7 @@ func TestShowLocksWithoutIDGuessesByUser(t *testing.T) {
 	if !strings.Contains(s, "[possibly Connect's upgrade lock]") || !strings.Contains(s, "only a guess") && !strings.Contains(s, "does not know Connect's lock ID") {
 		t.Fatalf("no guess marking:\n%s", s)
 	}
-	if !strings.Contains(s, "check again in a minute") {
+	if !strings.Contains(s, "it would look stuck in") {
 		t.Fatalf("fresh idle holder not judged recent:\n%s", s)
 	}
 	assertGolden(t, "guess.golden", s)
@@ -211,6 +215,37 @@ func TestShowLocksWatchStopsOnCancel(t *testing.T) {
 	}
 }
 
+// TestShowLocksWatchJSONLines: with --watch, --output json writes one
+// compact JSON object per refresh, one per line.
+func TestShowLocksWatchJSONLines(t *testing.T) {
+	db := scenario(t)
+	f, out, _ := factory(srv.SuperURL(db), map[string]string{locks.EnvLockID: "4242"})
+	f.Globals.Output = "json"
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	opts := &ShowLocksOptions{F: f, Watch: 10 * time.Millisecond, afterRender: func() {
+		if n++; n == 3 {
+			cancel()
+		}
+	}}
+	if err := runShowLocks(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want 3:\n%s", len(lines), out)
+	}
+	for i, line := range lines {
+		var rep locks.Report
+		if err := json.Unmarshal([]byte(line), &rep); err != nil {
+			t.Fatalf("line %d is not one JSON object: %v\n%s", i+1, err, line)
+		}
+		if len(rep.Locks) != 3 || rep.LockID == nil {
+			t.Fatalf("line %d: %+v", i+1, rep)
+		}
+	}
+}
+
 func TestShowLocksUsageAndUnreachable(t *testing.T) {
 	f, _, _ := factory(srv.SuperURL("postgres"), nil)
 	f.Globals.LockID = "x"
@@ -242,6 +277,24 @@ func TestShowLocksManyLocksWrap(t *testing.T) {
 	assertGolden(t, "many.golden", out.String())
 }
 
+// cancelOn passes writes to w and calls cancel once w holds s.
+type cancelOn struct {
+	w      *bytes.Buffer
+	s      string
+	cancel func()
+}
+
+func (c *cancelOn) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if strings.Contains(c.w.String(), c.s) {
+		c.cancel()
+	}
+	return n, err
+}
+
+// TestShowLocksFlags runs the command with flags. A --watch case stops as
+// soon as its first refresh is written (a condition, not a time limit: the
+// machine may be slow); the others end by themselves.
 func TestShowLocksFlags(t *testing.T) {
 	db := srv.NewDatabase(t, "")
 	for _, tc := range []struct {
@@ -253,15 +306,20 @@ func TestShowLocksFlags(t *testing.T) {
 		{[]string{"--watch=60ms"}, "Refreshing every 60ms", 0},
 		{[]string{"--watch"}, "Refreshing every 2s", 0},
 		{[]string{"--lock-id", "1,2"}, "Connect's upgrade lock: 1,2 (int4,int4, from --lock-id)", 0},
+		{[]string{"--stuck-after", "10m"}, "No advisory locks are held or awaited.", 0},
 		{[]string{"5s"}, "", cmdutil.ExitUsage},
 		{[]string{"--watch", "soon"}, "", cmdutil.ExitUsage},
+		{[]string{"--stuck-after", "-1m"}, "", cmdutil.ExitUsage},
+		{[]string{"--stuck-after", "0s"}, "", cmdutil.ExitUsage},
+		{[]string{"--stuck-after", "1000h"}, "", cmdutil.ExitUsage},
 	} {
 		f, out, _ := factory(srv.SuperURL(db), nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		f.IO.Out = &cancelOn{w: out, s: "Refreshing every", cancel: cancel}
 		cmd := NewCmdShowLocks(f)
 		cmd.SetArgs(tc.args)
 		cmd.SetOut(out)
 		cmd.SetErr(out)
-		ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 		err := cmd.ExecuteContext(ctx)
 		cancel()
 		if code := cmdutil.ExitCode(err); code != tc.code {
@@ -269,6 +327,12 @@ func TestShowLocksFlags(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), tc.want) {
 			t.Errorf("%v: output lacks %q:\n%s", tc.args, tc.want, out)
+		}
+		if tc.code == cmdutil.ExitUsage && (err == nil || strings.Contains(err.Error(), "\n")) {
+			t.Errorf("%v: want a one-line error, got %q", tc.args, err)
+		}
+		if len(tc.args) == 2 && tc.args[0] == "--stuck-after" && tc.code != 0 && !strings.Contains(err.Error(), "--stuck-after must be between 1s and 720h") {
+			t.Errorf("%v: error does not name the flag and its range: %v", tc.args, err)
 		}
 	}
 }

@@ -32,7 +32,7 @@ func TestFlagErrorsThroughRoot(t *testing.T) {
 			io, _, out, errOut := iostreams.Test()
 			f := cmdutil.NewFactory(io)
 			f.Getenv = func(string) string { return "" }
-			args := append([]string{"size-pool", "--config", "/dev/null"}, tt.args...)
+			args := append([]string{"size-pool", "--config", "testdata/empty.gcfg"}, tt.args...)
 			code := root.Run(context.Background(), f, args)
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d; stderr %q", code, tt.code, errOut)

@@ -216,7 +216,7 @@ func TestSQLiteProviderIsNoted(t *testing.T) {
 	for _, tt := range []struct {
 		path string
 		want bool
-	}{{"testdata/sqlite.gcfg", true}, {"testdata/connect.gcfg", false}, {"/dev/null", false}} {
+	}{{"testdata/sqlite.gcfg", true}, {"testdata/connect.gcfg", false}, {"testdata/empty.gcfg", false}} {
 		opts := newOptions(t)
 		opts.F.Globals.ConfigPath, opts.F.Globals.ConfigExplicit = tt.path, true
 		opts.Nodes, opts.MaxConnections = 1, 100

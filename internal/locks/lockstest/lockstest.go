@@ -6,6 +6,7 @@ package lockstest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -81,12 +82,21 @@ func Background(t testing.TB, srv *pgtest.Server, db, app, stmt string) <-chan e
 	return res
 }
 
-// Until evaluates the SQL condition cond in db every 50ms until it is true,
-// and fails the test if it is still false after 10 seconds.
+// InState is a condition for Until: a session with application_name app is
+// in state (such as "idle" or "idle in transaction") and has been for more
+// than d by the server's clock. app and state must not contain quotes.
+func InState(app, state string, d time.Duration) string {
+	return fmt.Sprintf("EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = '%s' AND state = '%s' "+
+		"AND clock_timestamp() - state_change > make_interval(secs => %f))", app, state, d.Seconds())
+}
+
+// Until evaluates the SQL condition cond in db every 20ms until it is true,
+// and fails the test if it is still false after a minute: a bound for a
+// loaded machine, not a wait (it returns as soon as cond holds).
 func Until(t testing.TB, srv *pgtest.Server, db, cond string) {
 	t.Helper()
 	c := srv.Conn(t, db)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		var ok bool
 		if err := c.QueryRow(context.Background(), "SELECT "+cond).Scan(&ok); err != nil {
@@ -98,6 +108,6 @@ func Until(t testing.TB, srv *pgtest.Server, db, cond string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", cond)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
