@@ -10,7 +10,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X $(PKG)/internal/buildinfo.version=$(VERSION) -X $(PKG)/internal/buildinfo.commit=$(COMMIT)
 
-.PHONY: help build pg test test-matrix demo bench fuzz lint clean
+.PHONY: help build pg test test-matrix demo bench fuzz man lint clean dist dist-test
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,10 @@ bench: build pg ## benchmarks, with comparisons against reference tools
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	bash scripts/fuzz.sh $(FUZZTIME)
+
+man: ## regenerate the manual pages in docs/man from the command tree
+	rm -f docs/man/*.1
+	$(GO) run ./tools/genman docs/man
 
 lint: ## gofmt, go vet, staticcheck (pinned), go mod tidy -diff
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -219,6 +219,8 @@ func corpus() []badCase {
 			add(badCase{name: "stray/" + b.name + "/" + s.name, args: with(base(b.args), s.arg), code: 2})
 		}
 	}
+	add(badCase{name: "stray/check/after-double-dash", args: []string{"check", "--", secretArg}, code: 2})
+	add(badCase{name: "stray/show-locks/url-after-double-dash", args: []string{"show-locks", "--", "postgres://u:" + secretArg + "@h/db"}, code: 2, want: "postgres://u:xxxxx@h/db"})
 	for _, s := range strays[:6] {
 		add(badCase{name: "help-topic/" + s.name, args: []string{"help", s.arg}, code: 2, want: "unknown help topic"})
 	}
@@ -229,8 +231,8 @@ func corpus() []badCase {
 		args []string
 		want string
 	}{
-		{"output-unknown", []string{"--output", "yaml"}, `--output "yaml" is not a known format`},
-		{"output-empty", []string{"--output", ""}, "is not a known format"},
+		{"output-unknown", []string{"--output", "yaml"}, `--output "yaml" is not supported by this command; use one of`},
+		{"output-empty", []string{"--output", ""}, "--output"},
 		{"timeout-zero", []string{"--timeout", "0s"}, "--timeout must be positive"},
 		{"timeout-negative", []string{"--timeout", "-5s"}, "--timeout must be positive"},
 		{"timeout-huge", []string{"--timeout", "25h"}, "--timeout must be at most 24h"},
@@ -263,7 +265,6 @@ func corpus() []badCase {
 		{"directory", fx.dir, "is a directory"},
 		{"fifo", fx.fifo, "not a regular file"},
 		{"dev-zero", "/dev/zero", "not a regular file"},
-		{"dev-null", "/dev/null", "not a regular file"},
 		{"binary", fx.garbage, "garbage"},
 		{"huge-line", fx.huge, "huge-line"},
 		{"password-file-as-config", fx.cfgSecretLine, "secret-line.gcfg:1"},
@@ -280,7 +281,18 @@ func corpus() []badCase {
 		{"size-pool", []string{"size-pool", "--nodes", "2", "--max-connections", "100"}},
 		{"size-pool-live", []string{"size-pool", "--nodes", "2"}},
 	}
+	// /dev/null is an empty config (the documented way to run without one):
+	// it holds no URL.
+	devNull := map[string]struct {
+		code int
+		want string
+	}{
+		"check": {1, ""}, "size-pool": {0, ""},
+		"show-locks": {2, "no PostgreSQL URL"}, "release-locks": {2, "no PostgreSQL URL"}, "size-pool-live": {2, "no PostgreSQL URL"},
+	}
 	for _, c := range configCommands {
+		d := devNull[c.name]
+		add(badCase{name: "config/" + c.name + "/dev-null", args: with(c.args, "--config", "/dev/null"), code: d.code, want: d.want})
 		for _, cfg := range configs {
 			add(badCase{name: "config/" + c.name + "/" + cfg.name, args: with(c.args, "--config", cfg.path), code: 2, want: cfg.want})
 		}
@@ -313,9 +325,9 @@ func corpus() []badCase {
 		add(badCase{name: "password-env/" + c.name + "/unreachable", args: c.args, env: []string{"CONNECTDB_POSTGRES_PASSWORD=" + secretEnv}, code: 3})
 	}
 
-	// URLs that are not PostgreSQL URLs or cannot be parsed: commands that
-	// connect refuse them before connecting (exit 2), check reports them as
-	// a failed check (exit 1).
+	// URLs that are not PostgreSQL URLs or cannot be parsed: every command
+	// refuses them before connecting (exit 2), naming the problem and
+	// showing the URL only with its password hidden.
 	badURLs := []struct{ name, url string }{
 		{"no-scheme", "connect:" + secretURL + "@db.example.com/connect"},
 		{"http-scheme", "http://connect:" + secretURL + "@db.example.com/connect"},
@@ -331,8 +343,8 @@ func corpus() []badCase {
 	}
 	for _, u := range badURLs {
 		add(badCase{name: "url/show-locks/" + u.name, args: []string{"show-locks", "--url", u.url}, code: 2})
-		add(badCase{name: "url/check/" + u.name, args: []string{"check", "--url", u.url}, code: 1})
-		add(badCase{name: "url/check-env/" + u.name, args: []string{"check"}, env: []string{"CONNECTDB_URL=" + u.url}, code: 1})
+		add(badCase{name: "url/check/" + u.name, args: []string{"check", "--url", u.url}, code: 2})
+		add(badCase{name: "url/check-env/" + u.name, args: []string{"check"}, env: []string{"CONNECTDB_URL=" + u.url}, code: 2})
 	}
 	for _, c := range []string{"show-locks", "size-pool"} {
 		args := []string{c}
@@ -458,6 +470,11 @@ func corpus() []badCase {
 		{"show-locks/lock-id-overflow", []string{"show-locks", "--url", refused, "--lock-id", "99999999999999999999"}, 2, ""},
 		{"show-locks/connect-user-invalid-utf8", []string{"show-locks", "--url", refused, "--connect-user", "c\xff"}, 2, "--connect-user is not valid UTF-8"},
 		{"release-locks/idle-for-negative", []string{"release-locks", "--url", refused, "--idle-for", "-1s"}, 2, "--idle-for must be positive"},
+		{"release-locks/grace-negative", []string{"release-locks", "--url", refused, "--lock-id", "42", "--grace", "-1s"}, 2, "--grace must be between"},
+		{"release-locks/wait-negative", []string{"release-locks", "--url", refused, "--lock-id", "42", "--wait", "-1s"}, 2, "--wait must be between"},
+		{"release-locks/grace-huge", []string{"release-locks", "--url", refused, "--lock-id", "42", "--grace", "100000h"}, 2, "--grace must be between"},
+		{"show-locks/stuck-after-negative", []string{"show-locks", "--url", refused, "--stuck-after", "-1s"}, 2, "--stuck-after must be between"},
+		{"show-locks/stuck-after-zero", []string{"show-locks", "--url", refused, "--stuck-after", "0s"}, 2, "--stuck-after must be between"},
 		{"release-locks/nothing-chosen", []string{"release-locks", "--url", refused}, 2, "choose what to release"},
 		{"release-locks/pid-not-number", []string{"release-locks", "--url", refused, "--pid", secretArg}, 2, ""},
 		{"release-locks/lock-id-bad", []string{"release-locks", "--url", refused, "--lock-id", "x,y"}, 2, ""},
@@ -486,14 +503,13 @@ func corpus() []badCase {
 	}{
 		{"connectdb-config-missing", []string{"check", "--offline"}, "CONNECTDB_CONFIG=" + fx.missing, 2, ""},
 		{"connectdb-config-fifo", []string{"check", "--offline"}, "CONNECTDB_CONFIG=" + fx.fifo, 2, "not a regular file"},
-		// check reports an unusable key as its secret.key check (exit 1).
-		{"connectdb-secret-key-dir", []string{"check", "--offline", "--config", fx.cfgEncrypted}, "CONNECTDB_SECRET_KEY=" + fx.dir, 1, ""},
-		{"connectdb-secret-key-garbage", []string{"check", "--offline", "--config", fx.cfgEncrypted}, "CONNECTDB_SECRET_KEY=" + fx.keyGarbage, 1, ""},
+		{"connectdb-secret-key-dir", []string{"check", "--offline", "--config", fx.cfgEncrypted}, "CONNECTDB_SECRET_KEY=" + fx.dir, 2, "is a directory"},
+		{"connectdb-secret-key-garbage", []string{"check", "--offline", "--config", fx.cfgEncrypted}, "CONNECTDB_SECRET_KEY=" + fx.keyGarbage, 2, "neither hex nor base64"},
 		{"connectdb-url-not-url", []string{"show-locks"}, "CONNECTDB_URL=" + secretURL, 2, ""},
 		{"no-color-set", []string{"version", "--output", "yaml"}, "NO_COLOR=1", 2, "--output"},
 		{"postgres-password-env", []string{"show-locks", "--url", "postgres://connect@127.0.0.1:1/connect"}, "CONNECTDB_POSTGRES_PASSWORD=" + secretEnv, 3, ""},
 		{"connect-postgres-password-env", []string{"show-locks", "--url", "postgres://connect@127.0.0.1:1/connect"}, "CONNECT_POSTGRES_PASSWORD=" + secretEnv, 3, ""},
-		{"azure-authority-not-url", []string{"check", "--config", fx.cfgAzure}, "AZURE_AUTHORITY_HOST=not a url", 1, ""},
+		{"azure-authority-not-url", []string{"check", "--config", fx.cfgAzure}, "AZURE_AUTHORITY_HOST=not a url", 2, "the Azure authority host is not a URL"},
 		{"timeout-env-ignored", []string{"version"}, "CONNECTDB_TIMEOUT=" + secretArg, 0, ""},
 	} {
 		add(badCase{name: "env/" + c.name, args: c.args, env: []string{c.env}, code: c.code, want: c.want})
@@ -659,55 +675,64 @@ func TestBadInputCorpus(t *testing.T) {
 	}
 }
 
-// TestSignalsDuringCheck interrupts a check that waits on a server that
+// TestSignalsDuringCheck interrupts commands that wait on a server that
 // accepted the connection and never answers. The signal is sent once the
 // server has the connection (a condition, not a delay): SIGTERM is exit 143
-// and SIGINT 130, each with one "interrupted by" line.
+// and SIGINT 130, each with one "interrupted by" line, for every command
+// that connects.
 func TestSignalsDuringCheck(t *testing.T) {
-	for _, tt := range []struct {
-		sig  syscall.Signal
-		code int
-		want string
-	}{
-		{syscall.SIGTERM, 143, "connectdb: interrupted by SIGTERM"},
-		{syscall.SIGINT, 130, "connectdb: interrupted by SIGINT"},
-	} {
-		t.Run(tt.sig.String(), func(t *testing.T) {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			accepted := make(chan net.Conn, 1)
-			go func() {
-				if c, err := ln.Accept(); err == nil {
-					accepted <- c
+	commands := [][]string{
+		{"check", "--timeout", "10m"},
+		{"show-locks", "--timeout", "10m"},
+		{"release-locks", "--lock-id", "42", "--timeout", "10m"},
+		{"size-pool", "--nodes", "2", "--timeout", "10m"},
+	}
+	for _, args := range commands {
+		for _, tt := range []struct {
+			sig  syscall.Signal
+			code int
+			want string
+		}{
+			{syscall.SIGTERM, 143, "connectdb: interrupted by SIGTERM"},
+			{syscall.SIGINT, 130, "connectdb: interrupted by SIGINT"},
+		} {
+			t.Run(args[0]+"/"+tt.sig.String(), func(t *testing.T) {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
 				}
-			}()
-			url := "postgres://connect:" + secretURL + "@" + ln.Addr().String() + "/connect?sslmode=disable"
-			c := badCase{name: "signal", args: []string{"check", "--url", url, "--timeout", "10m"}, code: tt.code, want: tt.want}
-			// The server keeps the connection open until connectdb has
-			// exited, so that only the signal can end the check.
-			held := make(chan net.Conn, 1)
-			o, err := runBinary(context.Background(), c, func(p *os.Process) {
+				defer ln.Close()
+				accepted := make(chan net.Conn, 1)
 				go func() {
-					select {
-					case conn := <-accepted:
-						held <- conn
-						p.Signal(tt.sig)
-					case <-time.After(hangGuard):
+					if c, err := ln.Accept(); err == nil {
+						accepted <- c
 					}
 				}()
+				url := "postgres://connect:" + secretURL + "@" + ln.Addr().String() + "/connect?sslmode=disable"
+				c := badCase{name: "signal", args: with(args, "--url", url), code: tt.code, want: tt.want}
+				// The server keeps the connection open until connectdb has
+				// exited, so that only the signal can end the command.
+				held := make(chan net.Conn, 1)
+				o, err := runBinary(context.Background(), c, func(p *os.Process) {
+					go func() {
+						select {
+						case conn := <-accepted:
+							held <- conn
+							p.Signal(tt.sig)
+						case <-time.After(hangGuard):
+						}
+					}()
+				})
+				select {
+				case conn := <-held:
+					conn.Close()
+				default:
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				o.check(t, c)
 			})
-			select {
-			case conn := <-held:
-				conn.Close()
-			default:
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			o.check(t, c)
-		})
+		}
 	}
 }

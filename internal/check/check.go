@@ -65,6 +65,8 @@ type Result struct {
 	// Consequence is what happens to Connect when the finding is real
 	// (see consequences); set on every result, passing or not.
 	Consequence Consequence `json:"consequence"`
+	// Perf holds what the check measured, for --output nagios.
+	Perf []Perf `json:"-"`
 }
 
 // Outcome is what a check function returns; the engine adds ID, title and scope.
@@ -77,6 +79,7 @@ type Outcome struct {
 	// consequence, when set, overrides the check's consequence for this
 	// outcome.
 	consequence Consequence
+	Perf        []Perf
 	// blocking is true for a skip caused by a failed or skipped
 	// prerequisite: checks that need this one are skipped too. A skip
 	// because the check does not apply (no client certificate) does not

@@ -235,7 +235,7 @@ func (c Check) result(scope Scope, o Outcome) Result {
 	if k == "" {
 		k = c.consequenceOf()
 	}
-	return Result{ID: c.ID, Title: c.Title, Target: scope, Status: o.Status, Message: o.Message, Remedy: o.Remedy, Cause: o.Cause, Details: o.Details, Consequence: k}
+	return Result{ID: c.ID, Title: c.Title, Target: scope, Status: o.Status, Message: o.Message, Remedy: o.Remedy, Cause: o.Cause, Details: o.Details, Consequence: k, Perf: o.Perf}
 }
 
 func (e *runEnv) runScope(ctx context.Context, scope Scope, u *URLInput, t *target.Target, info *TargetInfo) []Result {

@@ -75,7 +75,7 @@ failed, 2 unusable input, 3 no database could be reached.`,
 
 func runCheck(ctx context.Context, opts *CheckOptions) error {
 	f := opts.F
-	if err := f.CheckOutput("text", "json", "junit", "github"); err != nil {
+	if err := f.CheckOutput("text", "json", "junit", "github", "nagios"); err != nil {
 		return err
 	}
 	if opts.List {
@@ -142,6 +142,9 @@ func runCheck(ctx context.Context, opts *CheckOptions) error {
 			return err
 		}
 		return resolveErr
+	}
+	if f.Globals.Output == "nagios" {
+		return writeNagios(opts, rep)
 	}
 	if err := render(opts, rep); err != nil {
 		return err

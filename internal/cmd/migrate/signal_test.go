@@ -13,8 +13,8 @@ import (
 )
 
 // TestSIGTERMRollsBack runs the real binary and sends it SIGTERM while it
-// copies: it must exit 143 saying it was interrupted, leave no table and no
-// advisory lock behind, and a re-run must succeed.
+// copies: it must exit 143 (docs/exit-codes.md) saying it was interrupted,
+// leave no table and no advisory lock behind, and a re-run must succeed.
 func TestSIGTERMRollsBack(t *testing.T) { signalRollsBack(t, syscall.SIGTERM, 143) }
 
 // TestCtrlCRollsBack is the same with Ctrl-C (SIGINT), which exits 130.

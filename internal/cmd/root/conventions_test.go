@@ -9,10 +9,10 @@ import (
 // exactly the formats that command takes.
 func TestOutputFormatsListed(t *testing.T) {
 	for cmd, formats := range map[string]string{
-		"check":         "text, json, junit, github",
+		"check":         "text, json, junit, github, nagios",
 		"encode-url":    "text, json",
 		"size-pool":     "text, json, gcfg",
-		"show-locks":    "text, json",
+		"show-locks":    "text, json, nagios",
 		"release-locks": "text, json",
 		"migrate":       "text, json",
 		"version":       "text, json",

@@ -58,6 +58,8 @@ var flagRanges = map[string]flagRange{
 	"timeout":      durationRange(time.Millisecond, 24*time.Hour, "1ms to 24h"),
 	"lock-timeout": durationRange(time.Millisecond, 24*time.Hour, "1ms to 24h"),
 	"watch":        durationRange(100*time.Millisecond, 24*time.Hour, "100ms to 24h"),
+	"warning":      durationRange(time.Second, 720*time.Hour, "1s to 720h"),
+	"critical":     durationRange(time.Second, 720*time.Hour, "1s to 720h"),
 	"port":         {min: 0, max: 65535, shown: "0 (leave it out) to 65535"},
 
 	"nodes":                countRange(1),

@@ -71,6 +71,7 @@ PostgreSQL, and size connection pools for a cluster.`,
 	}
 	guardHelp(cmd)
 	showHonouredGlobals(cmd)
+	registerCompletions(cmd)
 	return cmd
 }
 
@@ -179,6 +180,9 @@ func execute(ctx context.Context, f *cmdutil.Factory, cmd *cobra.Command, args [
 		}
 		fmt.Fprintf(f.IO.ErrOut, "connectdb: %s\n", printable(oneLine(redactArgs(interruptedMessage(in, path, err), argTokens(args)))))
 		return in.ExitCode()
+	}
+	if code, ok := nagiosExit(f, err); ok {
+		return code
 	}
 	if err == nil {
 		return cmdutil.ExitOK

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/connectdb/connectdb/internal/cmd/root"
 	"github.com/connectdb/connectdb/internal/cmd/showlocks"
@@ -72,8 +73,9 @@ func shellWords(t *testing.T, s string) []string {
 func TestHintsRunWhenPasted(t *testing.T) {
 	srv := showlocks.Server()
 	db := showlocks.StuckScenario(t)
-	// --stuck-after takes 1s at least: wait until the holder is idle longer.
-	lockstest.Until(t, srv, db, "EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'rstudio-connect' AND state = 'idle' AND state_change < now() - interval '1.5 seconds')")
+	// --stuck-after takes 1s at least: wait until the holder has been idle
+	// that long by the server's clock, so show-locks calls it stuck.
+	lockstest.Until(t, srv, db, lockstest.InState("rstudio-connect", "idle", time.Second))
 	noPW := strings.Replace(srv.SuperURL(db), ":"+srv.SuperPassword+"@", "@", 1)
 	cfg := filepath.Join(t.TempDir(), "it's connect.gcfg")
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("[Database]\nProvider = postgres\n[Postgres]\nURL = %q\n", noPW)), 0o600); err != nil {

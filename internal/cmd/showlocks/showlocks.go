@@ -33,6 +33,8 @@ type ShowLocksOptions struct {
 	Watch        time.Duration // 0: print once
 	ConnectUser  string        // overrides the URL's user as Connect's role
 	StuckAfter   time.Duration
+	Warning      time.Duration // --output nagios thresholds (nagios.go)
+	Critical     time.Duration
 	// afterRender, for tests, runs after each refresh in watch mode.
 	afterRender func()
 }
@@ -85,13 +87,21 @@ state and query of other roles' sessions are hidden; show-locks says so.`,
 	fl.Lookup("watch").NoOptDefVal = DefaultWatch.String()
 	fl.StringVar(&opts.ConnectUser, "connect-user", "", "Connect's database role, when --url logs in as another role (default: the URL's user)")
 	fl.DurationVar(&opts.StuckAfter, "stuck-after", locks.DefaultStuckAfter, "idle time after which a holder of Connect's lock looks stuck ("+locks.StuckAfterRange.String()+"; idle in a transaction: at least "+locks.FormatAge(locks.MinTransactionIdle)+")")
+	addNagiosFlags(cmd, opts)
 	return cmd
 }
 
 func runShowLocks(ctx context.Context, opts *ShowLocksOptions) error {
 	f := opts.F
-	if err := f.CheckOutput("text", "json"); err != nil {
+	if err := f.CheckOutput("text", "json", "nagios"); err != nil {
 		return err
+	}
+	nagios := f.Globals.Output == "nagios"
+	if nagios {
+		if err := checkNagiosOptions(opts); err != nil {
+			return err
+		}
+		opts.StuckAfter = opts.Warning
 	}
 	id, err := locks.LockIDFromFlagOrEnv(f.Globals.LockID, f.Getenv)
 	if err != nil {
@@ -132,6 +142,9 @@ func runShowLocks(ctx context.Context, opts *ShowLocksOptions) error {
 		rep := locks.BuildReport(snap, id, idSource, connectUser, opts.StuckAfter)
 		rep.Target = t.Redacted
 		rep.Notes = append(rep.Notes, t.Connection().Notes()...)
+		if nagios {
+			return writeNagios(f.IO.Out, rep, opts)
+		}
 		if err := render(f.IO, rep, opts, f.JSON()); err != nil {
 			return err
 		}
@@ -161,7 +174,15 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 		return w.Flush()
 	}
 	if asJSON {
-		if err := cmdutil.WriteJSON(w, rep); err != nil {
+		if opts.Watch > 0 {
+			// One compact object per line (JSON Lines), so that a reader
+			// can take each refresh as it comes.
+			enc := json.NewEncoder(w)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(rep); err != nil {
+				return fmt.Errorf("writing JSON output: %w", err)
+			}
+		} else if err := cmdutil.WriteJSON(w, rep); err != nil {
 			return err
 		}
 		return w.Flush()
@@ -169,11 +190,7 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 	if opts.Watch > 0 && io.IsStdoutTTY() {
 		fmt.Fprint(w, "\033[H\033[2J")
 	}
-	hint := target.HintFlags(opts.F.Globals)
-	if opts.StuckAfter != locks.DefaultStuckAfter { // release-locks judges "stuck" the same way
-		hint = strings.TrimSpace(hint + " --stuck-after " + opts.StuckAfter.String())
-	}
-	Text(w, io.ColorScheme(), rep, opts.FullQuery, hint)
+	Text(w, io.ColorScheme(), rep, opts.FullQuery, target.HintFlags(opts.F.Globals))
 	if opts.Watch > 0 {
 		fmt.Fprintf(w, "\nRefreshing every %s at %s; press Ctrl-C to stop.\n", opts.Watch, rep.ServerTime.Format("15:04:05 UTC"))
 	}
@@ -278,8 +295,9 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 
 	connectHeld := false
 	lastDB := ""
-	var plain []int
-	var mine []int
+	var plain, mine []int
+	var line []byte
+	connectTag := "  " + cs.Bold("[Connect's upgrade lock]")
 	for _, h := range order {
 		if rep.AllDatabases && h.db != lastDB {
 			fmt.Fprintf(w, "\n== database %s ==\n", h.db)
@@ -303,15 +321,16 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 				plain = append(plain, i)
 				continue
 			}
-			tag := ""
+			line = append(l.Key.Append(append(line[:0], "  holds "...)), ' ')
+			line = append(line, l.Mode...)
 			switch l.Connect {
 			case locks.ConnectLock:
-				tag = "  " + cs.Bold("[Connect's upgrade lock]")
+				line = append(line, connectTag...)
 				connectHeld = true
 			case locks.PossiblyConnect:
-				tag = "  [possibly Connect's upgrade lock]"
+				line = append(line, "  [possibly Connect's upgrade lock]"...)
 			}
-			fmt.Fprintf(w, "  holds %s %s%s\n", l.Key, l.Mode, tag)
+			w.Write(append(line, '\n'))
 			for _, o := range mine {
 				fmt.Fprintf(w, "    └ waiting: %s\n", waiterLine(rep, rep.Locks[o]))
 			}
@@ -330,7 +349,13 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 				if rep.LockID != nil {
 					id = rep.LockID.String()
 				}
-				fmt.Fprintf(w, "  next: %s   (a dry run; add --yes to act)\n", strings.Join(slices.DeleteFunc(append([]string{"connectdb release-locks"}, append(targetFlags, fmt.Sprintf("--lock-id %s --pid %d", id, first.PID))...), func(s string) bool { return s == "" }), " "))
+				hint := append([]string{"connectdb release-locks"}, targetFlags...)
+				hint = append(hint, fmt.Sprintf("--lock-id %s --pid %d", id, first.PID))
+				if rep.StuckAfter > 0 && rep.StuckAfter != locks.DefaultStuckAfter {
+					// release-locks must judge the holder as this report did.
+					hint = append(hint, "--stuck-after "+rep.StuckAfter.String())
+				}
+				fmt.Fprintf(w, "  next: %s   (a dry run; add --yes to act)\n", strings.Join(slices.DeleteFunc(hint, func(s string) bool { return s == "" }), " "))
 			}
 		}
 	}

@@ -80,9 +80,12 @@ func scenario(t *testing.T) (db string) {
 
 func TestShowLocksText(t *testing.T) {
 	db := scenario(t)
+	// The smallest --stuck-after a user may give is 1s; the "next:" hint
+	// carries it, so judge with it once the holder has been idle that long.
+	lockstest.Until(t, srv, db, lockstest.InState("rstudio-connect", "idle", time.Second))
 	f, out, _ := factory(srv.SuperURL(db), nil)
 	f.Globals.LockID = "4242"
-	opts := &ShowLocksOptions{F: f, StuckAfter: time.Nanosecond}
+	opts := &ShowLocksOptions{F: f, StuckAfter: time.Second}
 	if err := runShowLocks(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +212,37 @@ func TestShowLocksWatchStopsOnCancel(t *testing.T) {
 	}
 	if got := strings.Count(out.String(), "Refreshing every"); got != 3 {
 		t.Fatalf("%d refreshes:\n%s", got, out)
+	}
+}
+
+// TestShowLocksWatchJSONLines: with --watch, --output json writes one
+// compact JSON object per refresh, one per line.
+func TestShowLocksWatchJSONLines(t *testing.T) {
+	db := scenario(t)
+	f, out, _ := factory(srv.SuperURL(db), map[string]string{locks.EnvLockID: "4242"})
+	f.Globals.Output = "json"
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	opts := &ShowLocksOptions{F: f, Watch: 10 * time.Millisecond, afterRender: func() {
+		if n++; n == 3 {
+			cancel()
+		}
+	}}
+	if err := runShowLocks(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want 3:\n%s", len(lines), out)
+	}
+	for i, line := range lines {
+		var rep locks.Report
+		if err := json.Unmarshal([]byte(line), &rep); err != nil {
+			t.Fatalf("line %d is not one JSON object: %v\n%s", i+1, err, line)
+		}
+		if len(rep.Locks) != 3 || rep.LockID == nil {
+			t.Fatalf("line %d: %+v", i+1, rep)
+		}
 	}
 }
 
