@@ -174,7 +174,15 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 		return w.Flush()
 	}
 	if asJSON {
-		if err := cmdutil.WriteJSON(w, rep); err != nil {
+		if opts.Watch > 0 {
+			// One compact object per line (JSON Lines), so that a reader
+			// can take each refresh as it comes.
+			enc := json.NewEncoder(w)
+			enc.SetEscapeHTML(false)
+			if err := enc.Encode(rep); err != nil {
+				return fmt.Errorf("writing JSON output: %w", err)
+			}
+		} else if err := cmdutil.WriteJSON(w, rep); err != nil {
 			return err
 		}
 		return w.Flush()
@@ -182,7 +190,11 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 	if opts.Watch > 0 && io.IsStdoutTTY() {
 		fmt.Fprint(w, "\033[H\033[2J")
 	}
-	Text(w, io.ColorScheme(), rep, opts.FullQuery, target.HintFlags(opts.F.Globals))
+	hint := target.HintFlags(opts.F.Globals)
+	if opts.StuckAfter != locks.DefaultStuckAfter { // release-locks judges "stuck" the same way
+		hint = strings.TrimSpace(hint + " --stuck-after " + opts.StuckAfter.String())
+	}
+	Text(w, io.ColorScheme(), rep, opts.FullQuery, hint)
 	if opts.Watch > 0 {
 		fmt.Fprintf(w, "\nRefreshing every %s at %s; press Ctrl-C to stop.\n", opts.Watch, rep.ServerTime.Format("15:04:05 UTC"))
 	}
@@ -287,8 +299,9 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 
 	connectHeld := false
 	lastDB := ""
-	var plain []int
-	var mine []int
+	var plain, mine []int
+	var line []byte
+	connectTag := "  " + cs.Bold("[Connect's upgrade lock]")
 	for _, h := range order {
 		if rep.AllDatabases && h.db != lastDB {
 			fmt.Fprintf(w, "\n== database %s ==\n", h.db)
@@ -312,15 +325,16 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 				plain = append(plain, i)
 				continue
 			}
-			tag := ""
+			line = append(l.Key.Append(append(line[:0], "  holds "...)), ' ')
+			line = append(line, l.Mode...)
 			switch l.Connect {
 			case locks.ConnectLock:
-				tag = "  " + cs.Bold("[Connect's upgrade lock]")
+				line = append(line, connectTag...)
 				connectHeld = true
 			case locks.PossiblyConnect:
-				tag = "  [possibly Connect's upgrade lock]"
+				line = append(line, "  [possibly Connect's upgrade lock]"...)
 			}
-			fmt.Fprintf(w, "  holds %s %s%s\n", l.Key, l.Mode, tag)
+			w.Write(append(line, '\n'))
 			for _, o := range mine {
 				fmt.Fprintf(w, "    └ waiting: %s\n", waiterLine(rep, rep.Locks[o]))
 			}
@@ -341,10 +355,6 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 				}
 				hint := append([]string{"connectdb release-locks"}, targetFlags...)
 				hint = append(hint, fmt.Sprintf("--lock-id %s --pid %d", id, first.PID))
-				if rep.StuckAfter > 0 && rep.StuckAfter != locks.DefaultStuckAfter {
-					// release-locks must judge the holder as this report did.
-					hint = append(hint, "--stuck-after "+rep.StuckAfter.String())
-				}
 				fmt.Fprintf(w, "  next: %s   (a dry run; add --yes to act)\n", strings.Join(slices.DeleteFunc(hint, func(s string) bool { return s == "" }), " "))
 			}
 		}

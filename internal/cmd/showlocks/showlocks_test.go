@@ -215,6 +215,37 @@ func TestShowLocksWatchStopsOnCancel(t *testing.T) {
 	}
 }
 
+// TestShowLocksWatchJSONLines: with --watch, --output json writes one
+// compact JSON object per refresh, one per line.
+func TestShowLocksWatchJSONLines(t *testing.T) {
+	db := scenario(t)
+	f, out, _ := factory(srv.SuperURL(db), map[string]string{locks.EnvLockID: "4242"})
+	f.Globals.Output = "json"
+	ctx, cancel := context.WithCancel(context.Background())
+	n := 0
+	opts := &ShowLocksOptions{F: f, Watch: 10 * time.Millisecond, afterRender: func() {
+		if n++; n == 3 {
+			cancel()
+		}
+	}}
+	if err := runShowLocks(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want 3:\n%s", len(lines), out)
+	}
+	for i, line := range lines {
+		var rep locks.Report
+		if err := json.Unmarshal([]byte(line), &rep); err != nil {
+			t.Fatalf("line %d is not one JSON object: %v\n%s", i+1, err, line)
+		}
+		if len(rep.Locks) != 3 || rep.LockID == nil {
+			t.Fatalf("line %d: %+v", i+1, rep)
+		}
+	}
+}
+
 func TestShowLocksUsageAndUnreachable(t *testing.T) {
 	f, _, _ := factory(srv.SuperURL("postgres"), nil)
 	f.Globals.LockID = "x"
