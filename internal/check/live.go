@@ -413,7 +413,7 @@ func (lc *liveCtx) settingSource(name string) settingSource {
 	ctx, cancel := lc.bounded()
 	defer cancel()
 	var s settingSource
-	_ = lc.conn.QueryRow(ctx, "SELECT source, setting FROM pg_settings WHERE name = $1", name).Scan(&s.Source, &s.Value)
+	_ = lc.conn.QueryRow(ctx, "SELECT source, setting FROM pg_settings WHERE name = $1", pgx.QueryExecModeExec, name).Scan(&s.Source, &s.Value)
 	return s
 }
 

@@ -14,11 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/connectdb/connectdb/internal/cmdutil"
 	"github.com/connectdb/connectdb/internal/iostreams"
 	"github.com/connectdb/connectdb/internal/locks"
+	"github.com/connectdb/connectdb/internal/pooler"
 	"github.com/connectdb/connectdb/internal/target"
 )
 
@@ -128,6 +130,7 @@ func runShowLocks(ctx context.Context, opts *ShowLocksOptions) error {
 		return cmdutil.Unreachable(err)
 	}
 	defer conn.Close(context.Background())
+	poolerNote := transactionPoolerNote(ctx, conn, t, f.Globals.Timeout)
 
 	for {
 		qctx, cancel := context.WithTimeout(ctx, f.Globals.Timeout)
@@ -142,6 +145,9 @@ func runShowLocks(ctx context.Context, opts *ShowLocksOptions) error {
 		rep := locks.BuildReport(snap, id, idSource, connectUser, opts.StuckAfter)
 		rep.Target = t.Redacted
 		rep.Notes = append(rep.Notes, t.Connection().Notes()...)
+		if poolerNote != "" {
+			rep.Notes = append(rep.Notes, poolerNote)
+		}
 		if nagios {
 			return writeNagios(f.IO.Out, rep, opts)
 		}
@@ -521,3 +527,20 @@ func app(a string) string {
 }
 
 func pidStr(p int32) string { return fmt.Sprint(p) }
+
+// transactionPoolerNote says, when show-locks reached PostgreSQL through a
+// transaction-mode pooler (internal/pooler), that a lock's holder may be a
+// pooled server connection that no client owns; "" otherwise.
+func transactionPoolerNote(ctx context.Context, conn *pgx.Conn, t *target.Target, timeout time.Duration) string {
+	qctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	port := t.Port
+	if strings.HasPrefix(t.Host, "/") {
+		port = 0
+	}
+	f, err := pooler.Detect(qctx, conn, port, func(ctx context.Context) (*pgx.Conn, error) { return t.Connect(ctx, timeout) })
+	if err != nil || f.Mode != pooler.Transaction {
+		return ""
+	}
+	return "connectdb reached PostgreSQL through a transaction-mode pooler: a session-level advisory lock taken through it stays on a pooled server connection after the client's transaction ends, so a holder may be a connection no client owns; ask the pooler which client used it (PgBouncer: SHOW CLIENTS, SHOW SERVERS) before releasing"
+}
