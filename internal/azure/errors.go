@@ -172,10 +172,10 @@ func classifyToken(te *TokenError) (string, string) {
 	switch {
 	case te.Has(CodeInvalidSecret):
 		return "Entra ID rejected the client secret in " + SettingClientSecret + code + ": it is wrong, or it is the secret's ID instead of its value.",
-			"Create a new client secret " + portalHint + " > Certificates & secrets, copy its Value (not its Secret ID), encrypt it with 'rscadmin configure --encrypt-config-value' and put the result in " + SettingClientSecret + "."
+			"Create a new client secret " + portalHint + " > Certificates & secrets, copy its Value (not its Secret ID), encrypt it with 'rscadmin encrypt-config-value' and put the result in " + SettingClientSecret + "."
 	case te.Has(CodeExpiredSecret):
 		return "The client secret in " + SettingClientSecret + " has expired" + code + ".",
-			"Create a new client secret " + portalHint + " > Certificates & secrets, encrypt its Value with 'rscadmin configure --encrypt-config-value', put it in " + SettingClientSecret + " and restart Connect."
+			"Create a new client secret " + portalHint + " > Certificates & secrets, encrypt its Value with 'rscadmin encrypt-config-value', put it in " + SettingClientSecret + " and restart Connect."
 	case te.Has(CodeTenantNotFound) || te.Has(CodeTenantInvalid):
 		return "Entra ID does not know the tenant in " + SettingTenantID + code + ".",
 			"Set " + SettingTenantID + " to the Directory (tenant) ID shown " + portalHint + " > Overview; for a sovereign cloud also set --azure-authority-host (or " + EnvAuthorityHost + ") to that cloud's authority."

@@ -79,7 +79,7 @@ func TestClassify(t *testing.T) {
 		{"plain network error is not ours", wrap(&net.OpError{Op: "dial", Err: errors.New("connection refused")}), false, "", ""},
 		{"other pg error", wrap(&pgconn.PgError{Code: "3D000", Message: `database "x" does not exist`}), false, "", ""},
 		{"invalid secret", wrap(&TokenError{Codes: []int{7000215}}), true, "rejected the client secret", "Certificates & secrets"},
-		{"invalid secret by description", &TokenError{Description: "AADSTS7000215: Invalid client secret provided."}, true, "rejected the client secret", "rscadmin configure --encrypt-config-value"},
+		{"invalid secret by description", &TokenError{Description: "AADSTS7000215: Invalid client secret provided."}, true, "rejected the client secret", "rscadmin encrypt-config-value"},
 		{"expired secret", &TokenError{Codes: []int{7000222}}, true, "has expired", "restart Connect"},
 		{"unknown tenant", &TokenError{Codes: []int{90002}}, true, "does not know the tenant", "Directory (tenant) ID"},
 		{"malformed tenant", &TokenError{Codes: []int{900023}}, true, "does not know the tenant", EnvAuthorityHost},

@@ -63,7 +63,7 @@ func Validate(p config.Postgres) []Problem {
 	settings := []struct{ name, value, what string }{
 		{SettingTenantID, tenant, "the Directory (tenant) ID of the app registration"},
 		{SettingClientID, client, "the Application (client) ID of the app registration"},
-		{SettingClientSecret, p.AzureClientSecret, "a client secret of the app registration, encrypted with 'rscadmin configure --encrypt-config-value'"},
+		{SettingClientSecret, p.AzureClientSecret, "a client secret of the app registration, encrypted with 'rscadmin encrypt-config-value'"},
 	}
 	var set []string
 	for _, s := range settings {
@@ -107,7 +107,7 @@ func Validate(p config.Postgres) []Problem {
 			msg = SettingClientSecret + " is stored in plain text and has the shape of a GUID, so it is probably the secret's ID rather than its value."
 		}
 		add(SeverityWarning, SettingClientSecret, msg,
-			"Copy the secret's Value from Certificates & secrets, encrypt it with 'rscadmin configure --encrypt-config-value' and put the result in "+SettingClientSecret+".")
+			"Copy the secret's Value from Certificates & secrets, encrypt it with 'rscadmin encrypt-config-value' and put the result in "+SettingClientSecret+".")
 	}
 
 	// No password next to the service principal.

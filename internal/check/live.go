@@ -17,6 +17,7 @@ import (
 	"github.com/connectdb/connectdb/internal/locks"
 	"github.com/connectdb/connectdb/internal/pool"
 	"github.com/connectdb/connectdb/internal/pool/probe"
+	"github.com/connectdb/connectdb/internal/target"
 )
 
 // Supported PostgreSQL majors, from Connect's admin guide.
@@ -39,11 +40,20 @@ type facts struct {
 	// EffectiveSchemas is current_schemas(false), comma-separated.
 	EffectiveSchemas string
 	BackendPID       int
-	Superuser        bool
-	MaxConnections   int
-	SuperReserved    int
-	Reserved         int
-	OthersUsing      int
+	Identity         string // probe.IdentitySQL
+	ServerPort       int    // inet_server_port(), 0 over a Unix socket
+	// SchemaOwner and SchemaMember describe the URL's schema (nil when
+	// it names none or the schema does not exist).
+	SchemaOwner  *string
+	SchemaMember *bool
+	// Timeouts are "name|milliseconds|source" of the migration-relevant
+	// timeouts, ordered by name.
+	Timeouts       []string
+	Superuser      bool
+	MaxConnections int
+	SuperReserved  int
+	Reserved       int
+	OthersUsing    int
 	// HiddenOthers of OthersUsing are sessions of other roles whose
 	// details this role may not see (no pg_read_all_stats).
 	HiddenOthers  int
@@ -56,13 +66,19 @@ type facts struct {
 
 func (f facts) major() int { return f.VersionNum / 10000 }
 
+// factsQuery is sent in one round trip (QueryExecModeExec: an unnamed
+// statement, no prepare), which also holds behind a transaction pooler.
 const factsQuery = `SELECT current_setting('server_version_num')::int,
   split_part(current_setting('server_version'), ' ', 1),
   pg_is_in_recovery(),
   current_setting('default_transaction_read_only'),
   (SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()),
   current_user::text, current_database()::text, current_schema()::text, current_setting('search_path'),
-  array_to_string(current_schemas(false), ','), pg_backend_pid(),
+  array_to_string(current_schemas(false), ','), pg_backend_pid(), coalesce(inet_server_port(), 0), ` + probe.IdentitySQL + `,
+  (SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = $1),
+  (SELECT pg_has_role(current_user, nspowner, 'MEMBER') FROM pg_namespace WHERE nspname = $1),
+  ARRAY(SELECT name || '|' || setting || '|' || source FROM pg_settings
+    WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout') ORDER BY name),
   (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
   current_setting('max_connections')::int,
   current_setting('superuser_reserved_connections')::int,
@@ -142,9 +158,10 @@ func checkConnect(lc *liveCtx) Outcome {
 	}
 	took := time.Since(start)
 	lc.reached = true
-	if err := conn.QueryRow(ctx, factsQuery).Scan(&lc.facts.VersionNum, &lc.facts.ServerVersion, &lc.facts.InRecovery,
+	if err := conn.QueryRow(ctx, factsQuery, pgx.QueryExecModeExec, lc.schemaName()).Scan(&lc.facts.VersionNum, &lc.facts.ServerVersion, &lc.facts.InRecovery,
 		&lc.facts.DefaultRO, &lc.facts.Encoding, &lc.facts.CurrentUser, &lc.facts.Database, &lc.facts.CurrentSchema,
-		&lc.facts.SearchPath, &lc.facts.EffectiveSchemas, &lc.facts.BackendPID, &lc.facts.Superuser, &lc.facts.MaxConnections, &lc.facts.SuperReserved, &lc.facts.Reserved,
+		&lc.facts.SearchPath, &lc.facts.EffectiveSchemas, &lc.facts.BackendPID, &lc.facts.ServerPort, &lc.facts.Identity,
+		&lc.facts.SchemaOwner, &lc.facts.SchemaMember, &lc.facts.Timeouts, &lc.facts.Superuser, &lc.facts.MaxConnections, &lc.facts.SuperReserved, &lc.facts.Reserved,
 		&lc.facts.OthersUsing, &lc.facts.HiddenOthers, &lc.facts.RoleConnLimit, &lc.facts.DBConnLimit, &lc.facts.SSL, &lc.facts.SSLVersion, &lc.facts.SSLCipher); err != nil {
 		_ = conn.Close(context.Background())
 		var pgErr *pgconn.PgError
@@ -251,8 +268,6 @@ func (lc *liveCtx) workSchema() string {
 }
 
 func checkSchema(lc *liveCtx) Outcome {
-	ctx, cancel := lc.bounded()
-	defer cancel()
 	user := lc.facts.CurrentUser
 	name := lc.schemaName()
 	if name == "" {
@@ -262,17 +277,11 @@ func checkSchema(lc *liveCtx) Outcome {
 		}
 		return pass("Tables go into schema " + *lc.facts.CurrentSchema + " (search_path " + lc.facts.SearchPath + ").")
 	}
-	var owner string
-	var member bool
-	err := lc.conn.QueryRow(ctx, `SELECT pg_get_userbyid(nspowner)::text, pg_has_role(current_user, nspowner, 'MEMBER')
-		FROM pg_namespace WHERE nspname = $1`, name).Scan(&owner, &member)
-	if errors.Is(err, pgx.ErrNoRows) {
+	if lc.facts.SchemaOwner == nil || lc.facts.SchemaMember == nil {
 		return fail("Schema "+name+" (from options=-csearch_path=) does not exist; Connect refuses to start without it.",
 			"Create it: CREATE SCHEMA "+quoteIdent(name)+" AUTHORIZATION "+quoteIdent(user)+";")
 	}
-	if err != nil {
-		return fail("Looking up schema "+name+" failed: "+oneLine(err)+".", "Run the check again; if it persists, check the role's access to pg_namespace.")
-	}
+	owner, member := *lc.facts.SchemaOwner, *lc.facts.SchemaMember
 	if !member {
 		return fail("Schema "+name+" is owned by "+owner+"; Connect needs it owned by "+user+" or by a role "+user+" belongs to.",
 			"ALTER SCHEMA "+quoteIdent(name)+" OWNER TO "+quoteIdent(user)+"; or GRANT "+quoteIdent(owner)+" TO "+quoteIdent(user)+";")
@@ -283,9 +292,12 @@ func checkSchema(lc *liveCtx) Outcome {
 	return pass("Schema " + name + " exists and is owned by " + owner + ", a role " + user + " belongs to.")
 }
 
+// probeStep is one statement of the privilege probe.
+type probeStep struct{ name, privilege, sql string }
+
 // probeSteps are run in order in one transaction that is always rolled back.
-func probeSteps(table string) []struct{ name, privilege, sql string } {
-	return []struct{ name, privilege, sql string }{
+func probeSteps(table string) []probeStep {
+	return []probeStep{
 		{"CREATE TABLE", "CREATE on the schema", "CREATE TABLE " + table + " (id bigserial PRIMARY KEY, note text)"},
 		{"ALTER TABLE", "ownership of its tables", "ALTER TABLE " + table + " ADD COLUMN extra integer"},
 		{"CREATE INDEX", "ownership of its tables", "CREATE INDEX ON " + table + " (note)"},
@@ -299,6 +311,16 @@ func probeSteps(table string) []struct{ name, privilege, sql string } {
 // ProbeTablePrefix starts the name of the privilege probe's table.
 const ProbeTablePrefix = "connectdb_probe_"
 
+// probePauseLock is the advisory lock the test-only pause step waits for
+// (Options.probeHook set), so a test can end the backend mid-probe.
+const probePauseLock = 0x636f6e6e
+
+// checkPrivileges sends the whole probe as one pipeline: BEGIN, every step
+// and ROLLBACK in one round trip, with the extended protocol and a single
+// Sync, so the steps run in order inside one transaction that is never
+// committed. A failing step stops the rest (the server skips to the Sync)
+// and its result names it; the rollback is then sent on its own. If the
+// connection dies mid-probe, the server rolls the transaction back.
 func checkPrivileges(lc *liveCtx) Outcome {
 	schema := lc.workSchema()
 	if schema == "" {
@@ -308,31 +330,58 @@ func checkPrivileges(lc *liveCtx) Outcome {
 	defer cancel()
 	name := ProbeTablePrefix + strconv.FormatInt(time.Now().UnixNano()%1e12, 36)
 	table := quoteIdent(schema) + "." + quoteIdent(name)
-	tx, err := lc.conn.Begin(ctx)
-	if err != nil {
+	steps := probeSteps(table)
+	hook := lc.env.opts.probeHook
+	if hook != nil {
+		steps = slices.Insert(steps, 3, probeStep{"test pause", "", "SELECT pg_advisory_xact_lock(" + strconv.Itoa(probePauseLock) + ")"})
+	}
+	b := &pgconn.Batch{}
+	b.ExecParams("BEGIN", nil, nil, nil, nil)
+	for _, st := range steps {
+		b.ExecParams(st.sql, nil, nil, nil, nil)
+	}
+	b.ExecParams("ROLLBACK", nil, nil, nil, nil)
+	pc := lc.conn.PgConn()
+	mrr := pc.ExecBatch(ctx, b)
+	if hook != nil {
+		hook("test pause", lc.conn)
+	}
+	results, err := mrr.ReadAll()
+	if err == nil && len(results) == len(steps)+2 {
+		var done []string
+		for _, st := range steps {
+			if st.privilege != "" {
+				done = append(done, st.name)
+			}
+		}
+		return pass(fmt.Sprintf("%s can create, alter, index, read and write tables in schema %s (probe rolled back).", lc.facts.CurrentUser, schema),
+			"proved: "+strings.Join(done, ", "))
+	}
+	// The transaction is never committed. If the rollback cannot be sent,
+	// closing the connection makes the server roll back.
+	rctx, rcancel := context.WithTimeout(context.Background(), lc.env.opts.Timeout)
+	defer rcancel()
+	if _, rerr := pc.Exec(rctx, "ROLLBACK").ReadAll(); rerr != nil {
+		_ = lc.conn.Close(rctx)
+	}
+	failed := len(results) - 1 // results[0] is BEGIN's
+	for i, r := range results {
+		if r.Err != nil {
+			failed, err = i-1, r.Err
+			break
+		}
+	}
+	if err == nil {
+		err = errors.New("the server sent fewer results than statements")
+	}
+	if failed < 0 {
 		return fail("Could not start a transaction: "+oneLine(err)+".", "Run the check again.")
 	}
-	defer func() {
-		// The transaction is never committed. If the rollback cannot be
-		// sent, closing the connection makes the server roll back.
-		rctx, rcancel := context.WithTimeout(context.Background(), lc.env.opts.Timeout)
-		defer rcancel()
-		if err := tx.Rollback(rctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
-			_ = lc.conn.Close(rctx)
-		}
-	}()
-	var done []string
-	for _, st := range probeSteps(table) {
-		if _, err := tx.Exec(ctx, st.sql); err != nil {
-			return lc.privilegeFailure(schema, st.name, st.privilege, err)
-		}
-		done = append(done, st.name)
-		if h := lc.env.opts.probeHook; h != nil {
-			h(st.name, lc.conn)
-		}
+	if failed >= len(steps) {
+		return fail("The privilege probe's ROLLBACK failed: "+oneLine(err)+".", "Run the check again; the connection was closed, so the server rolled the probe back.")
 	}
-	return pass(fmt.Sprintf("%s can create, alter, index, read and write tables in schema %s (probe rolled back).", lc.facts.CurrentUser, schema),
-		"proved: "+strings.Join(done, ", "))
+	st := steps[failed]
+	return lc.privilegeFailure(schema, st.name, st.privilege, err)
 }
 
 func (lc *liveCtx) privilegeFailure(schema, step, privilege string, err error) Outcome {
@@ -364,7 +413,7 @@ func (lc *liveCtx) settingSource(name string) settingSource {
 	ctx, cancel := lc.bounded()
 	defer cancel()
 	var s settingSource
-	_ = lc.conn.QueryRow(ctx, "SELECT source, setting FROM pg_settings WHERE name = $1", name).Scan(&s.Source, &s.Value)
+	_ = lc.conn.QueryRow(ctx, "SELECT source, setting FROM pg_settings WHERE name = $1", pgx.QueryExecModeExec, name).Scan(&s.Source, &s.Value)
 	return s
 }
 
@@ -406,24 +455,22 @@ func (s settingSource) resetRemedy(name string, lc *liveCtx) string {
 const migrationRoom = 5 * time.Minute
 
 func checkTimeouts(lc *liveCtx) Outcome {
-	ctx, cancel := lc.bounded()
-	defer cancel()
-	rows, err := lc.conn.Query(ctx, `SELECT name, setting::bigint, source FROM pg_settings
-		WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout') ORDER BY name`)
-	if err != nil {
-		return fail("Reading timeouts failed: "+oneLine(err)+".", "Run the check again.")
-	}
 	type tv struct {
 		name   string
 		ms     int64
 		source string
 	}
-	vals, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tv, error) {
-		var v tv
-		return v, r.Scan(&v.name, &v.ms, &v.source)
-	})
-	if err != nil {
-		return fail("Reading timeouts failed: "+oneLine(err)+".", "Run the check again.")
+	var vals []tv
+	for _, t := range lc.facts.Timeouts {
+		f := strings.SplitN(t, "|", 3)
+		if len(f) != 3 {
+			return fail("Reading timeouts failed: unexpected value "+strconv.Quote(t)+".", "Run the check again.")
+		}
+		ms, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			return fail("Reading timeouts failed: "+f[0]+" is "+strconv.Quote(f[1])+", not a number of milliseconds.", "Run the check again.")
+		}
+		vals = append(vals, tv{f[0], ms, f[2]})
 	}
 	var problems, remedies, details []string
 	for _, v := range vals {
@@ -524,14 +571,39 @@ func hiddenCount(f facts) string {
 }
 
 // sameServerAsOther reports whether another target of this run is on the
-// same server, so both pools draw from one max_connections.
+// same server, so both pools draw from one max_connections. A target with
+// another host name or port is asked who it is: localhost and 127.0.0.1,
+// or a service name and its address, reach the same server.
 func (lc *liveCtx) sameServerAsOther() bool {
 	for _, t := range lc.env.opts.Targets {
-		if t != lc.target && t.Host == lc.target.Host && t.Port == lc.target.Port {
+		if t == lc.target {
+			continue
+		}
+		if t.Host == lc.target.Host && t.Port == lc.target.Port {
+			return true
+		}
+		if lc.facts.Identity != "" && lc.identityOf(t) == lc.facts.Identity {
 			return true
 		}
 	}
 	return false
+}
+
+// identityOf returns probe.IdentitySQL on t's server, "" when it cannot be
+// reached (its own scope reports why).
+func (lc *liveCtx) identityOf(t *target.Target) string {
+	ctx, cancel := lc.bounded()
+	defer cancel()
+	c, err := t.Connect(ctx, lc.env.opts.Timeout)
+	if err != nil {
+		return ""
+	}
+	defer c.Close(context.WithoutCancel(ctx))
+	id, err := probe.Identity(ctx, c)
+	if err != nil {
+		return ""
+	}
+	return id
 }
 
 func checkUpgradeLock(lc *liveCtx) Outcome {

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -45,4 +46,17 @@ func TestTwoSchemasOneDatabase(t *testing.T) {
 	nodes := func(n int) func(*Options) { return func(o *Options) { o.Input.Nodes = n } }
 	wantStatus(t, liveRun2(t, url, instr, nodes(4)), ScopeInstrumentation, "pool.max-connections", Pass, "Connect needs up to 80")
 	wantStatus(t, liveRun2(t, url, instr, nodes(5)), ScopePrimary, "pool.max-connections", Fail, "may open 100")
+}
+
+// TestSameServerUnderAnotherName: an InstrumentationURL that names the
+// primary's server differently (localhost for 127.0.0.1) shares its
+// max_connections, so both scopes count both pools.
+func TestSameServerUnderAnotherName(t *testing.T) {
+	_, _, url := ownedDB(t)
+	_, _, iurl := ownedDB(t)
+	iurl = strings.Replace(iurl, "127.0.0.1", "localhost", 1)
+	rep := liveRun2(t, url, iurl, nil)
+	for _, scope := range []Scope{ScopePrimary, ScopeInstrumentation} {
+		wantStatus(t, rep, scope, "pool.max-connections", Pass, "Connect needs up to 20", "same server")
+	}
 }

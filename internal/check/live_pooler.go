@@ -32,10 +32,7 @@ func checkPoolerLive(lc *liveCtx) Outcome {
 	if strings.HasPrefix(lc.target.Host, "/") {
 		port = 0 // a Unix socket has no port to compare
 	}
-	f, err := pooler.Detect(ctx, lc.conn, port, dial)
-	if err != nil {
-		return warn("Could not tell whether a pooler sits in front of the server: "+oneLine(err)+".", "Run the check again.")
-	}
+	f := pooler.Observed(ctx, lc.conn, lc.facts.BackendPID, lc.facts.ServerPort, port, dial)
 	details := f.Evidence
 	declared := lc.env.in.Pooler
 	if declared != "" && declared != string(pooler.None) && f.Mode == pooler.None {

@@ -103,3 +103,20 @@ func TestClientSessionsRule(t *testing.T) {
 		t.Errorf("%d hidden client sessions, want at least 5", hidden)
 	}
 }
+
+// TestProbePipelineNamesTheFailingStep: a statement in the middle of the
+// pipelined probe fails (an event trigger refuses CREATE INDEX); the
+// verdict names that step and its error, and nothing is left behind.
+func TestProbePipelineNamesTheFailingStep(t *testing.T) {
+	_, db, url := ownedDB(t)
+	srv.MustExec(t, db, `CREATE FUNCTION no_index() RETURNS event_trigger LANGUAGE plpgsql AS
+		$$BEGIN RAISE EXCEPTION 'indexes are frozen here' USING ERRCODE = 'P0001'; END$$;
+		CREATE EVENT TRIGGER no_index ON ddl_command_start WHEN TAG IN ('CREATE INDEX') EXECUTE FUNCTION no_index()`)
+	r := wantStatus(t, liveRun(t, url, nil), ScopePrimary, "pg.privileges", Fail, "CREATE INDEX in schema public failed: indexes are frozen here (SQLSTATE P0001)")
+	if strings.Contains(r.Message, "INSERT") {
+		t.Errorf("message names a later step: %s", r.Message)
+	}
+	assertNoProbeTables(t, db)
+	srv.MustExec(t, db, "DROP EVENT TRIGGER no_index")
+	wantStatus(t, liveRun(t, url, nil), ScopePrimary, "pg.privileges", Pass)
+}

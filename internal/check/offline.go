@@ -225,7 +225,7 @@ func checkCutValues(in *Input) Outcome {
 		name := cv.Key[strings.IndexByte(cv.Key, '.')+1:]
 		msg := fmt.Sprintf("%s:%d: the unquoted value of %s is cut at column %d by a comment character, so gcfg (and Connect) reads only its first %d characters.", cv.Path, cv.Line, cv.Key, cv.Column, cv.Read)
 		if in.where(cv.Key) != fmt.Sprintf("%s:%d", cv.Path, cv.Line) {
-			msg += " An environment override (" + in.where(cv.Key) + ") replaces it, so Connect does not use it."
+			msg += " " + in.where(cv.Key) + " sets " + cv.Key + " again and wins, so Connect does not use this value."
 		} else if !(in.Provider == "sqlite" && strings.HasPrefix(cv.Key, "Postgres.")) {
 			consequence = BlocksStart
 		}

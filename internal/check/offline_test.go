@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/connectdb/connectdb/internal/config"
 )
 
 // offline runs only the offline checks on in.
@@ -142,6 +144,16 @@ func TestOfflineChecks(t *testing.T) {
 		{"search path empty", ScopePrimary, "url.search-path", func(in *Input) { in.Primary.URL = good + "&options=-csearch_path=" }, Fail, []string{"empty"}},
 		{"search path upper", ScopePrimary, "url.search-path", func(in *Input) { in.Primary.URL = good + "&options=-csearch_path=Connect" }, Warn, []string{"folds"}},
 		{"search path list", ScopePrimary, "url.search-path", func(in *Input) { in.Primary.URL = good + "&options=-csearch_path=a,b" }, Warn, []string{"several"}},
+		{"migration file", ScopeConfig, "config.migration-file", func(in *Input) { in.MigrationFile = "/etc/rstudio-connect/rstudio-connect-migration.gcfg" }, Warn, []string{"read-only", "rscadmin encrypt-config-value"}},
+		{"no migration file", ScopeConfig, "config.migration-file", nil, Skip, nil},
+		{"env file lines ignored", ScopeConfig, "config.environment", func(in *Input) {
+			in.EnvWarnings = []string{"/etc/default/rstudio-connect:4: ignored: not a valid variable name"}
+		}, Warn, []string{"rstudio-connect:4"}},
+		{"overrides listed", ScopeConfig, "config.environment", func(in *Input) { in.Overrides = []string{"Postgres.Password from CONNECT_POSTGRES_PASSWORD"} }, Pass, []string{"Postgres.Password from CONNECT_POSTGRES_PASSWORD"}},
+		{"password from the environment is not nagged", ScopePrimary, "secret.password", func(in *Input) {
+			in.Primary.Password = "hunter2"
+			in.Where = func(string) string { return "CONNECT_POSTGRES_PASSWORD" }
+		}, Pass, []string{"plain text from the environment"}},
 		{"instrumentation has the same checks", ScopeInstrumentation, "url.inline-password", func(in *Input) {
 			in.Instrumentation = &URLInput{Scope: ScopeInstrumentation, URL: "postgres://m:pw@db.example.com/metrics"}
 		}, Warn, []string{"Postgres.InstrumentationURL", "[Postgres] InstrumentationPassword"}},
@@ -237,5 +249,36 @@ func TestRegistryIDsUniqueAndDocumented(t *testing.T) {
 		if c.Title == "" || c.Verifies == "" {
 			t.Errorf("%s lacks title or description", c.ID)
 		}
+	}
+}
+
+func TestCutValueCheck(t *testing.T) {
+	cutPassword := config.CutValue{Path: "rstudio-connect.gcfg", Line: 7, Key: "Postgres.Password", Read: 4, Column: 16, Secret: true}
+	cutDir := config.CutValue{Path: "rstudio-connect.gcfg", Line: 7, Key: "Server.DataDir", Read: 5, Column: 16, Quoted: `"/data#x"`}
+	in := baseInput("postgres://connect@db.example.com/connect")
+	in.CutValues = []config.CutValue{cutPassword, cutDir}
+	r := wantStatus(t, offline(t, in), ScopeConfig, "config.inline-comment", Fail,
+		"rstudio-connect.gcfg:7: the unquoted value of Postgres.Password is cut at column 16", "first 4 characters",
+		`On line 7 write Password = "<the whole value`, `On line 7 write DataDir = "/data#x"`)
+	if r.Consequence != BlocksStart {
+		t.Errorf("consequence %s", r.Consequence)
+	}
+	// A later assignment (or an override) wins: the cut value is not used.
+	in = baseInput("postgres://connect@db.example.com/connect")
+	in.CutValues = []config.CutValue{cutPassword}
+	in.Where = func(string) string { return "CONNECT_POSTGRES_PASSWORD" }
+	r = wantStatus(t, offline(t, in), ScopeConfig, "config.inline-comment", Fail, "CONNECT_POSTGRES_PASSWORD sets Postgres.Password again and wins")
+	if r.Consequence != Hygiene {
+		t.Errorf("overridden: consequence %s", r.Consequence)
+	}
+	// On SQLite, a cut Postgres password stops nothing.
+	in = baseInput("postgres://connect@db.example.com/connect")
+	in.Provider, in.CutValues = "sqlite", []config.CutValue{cutPassword}
+	rep := offline(t, in)
+	if r := wantStatus(t, rep, ScopeConfig, "config.inline-comment", Fail); r.Consequence != Hygiene {
+		t.Errorf("sqlite: consequence %s", r.Consequence)
+	}
+	if v := rep.Verdict(false); !strings.Contains(v.Summary, "Connect runs, on SQLite") {
+		t.Errorf("sqlite verdict %q", v.Summary)
 	}
 }

@@ -48,9 +48,9 @@ type Factory struct {
 
 // ConfigOptions says how to load the Connect config at path ("" for
 // none): with Connect's environment overrides from the process and
-// --env-file, and Root.
+// --env-file, Root, and --timeout bounding a read from stdin.
 func (f *Factory) ConfigOptions(path string) config.LoadOptions {
-	return config.LoadOptions{Path: path, Stdin: f.IO.In, Getenv: f.Getenv, EnvFile: f.Globals.EnvFile, Root: f.Root}
+	return config.LoadOptions{Path: path, Stdin: f.IO.In, Getenv: f.Getenv, EnvFile: f.Globals.EnvFile, Root: f.Root, Timeout: f.Globals.Timeout}
 }
 
 // NewFactory returns a Factory for a real process run.

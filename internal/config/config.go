@@ -1,6 +1,6 @@
 // Package config loads the parts of a Posit Connect configuration file
 // (rstudio-connect.gcfg) that connectdb needs: the [Server], [Database],
-// [Postgres] and [SQLite] sections.
+// [Postgres] and [SQLite] sections, with Connect's environment overrides.
 //
 // The file uses git-config ("gcfg") syntax and is decoded with
 // gopkg.in/gcfg.v1, following Connect's rules: section and variable
@@ -9,8 +9,13 @@
 // once the last value wins. Sections and variables that connectdb does not
 // read are ignored, so a complete production file loads as is.
 //
-// Besides the values, a Config remembers on which line each variable was
-// set, so that callers can point the user at the exact place to fix.
+// Like Connect, LoadOptions.Load lets environment variables
+// CONNECT_<SECTION>_<PROPERTY> override the file, read from the process or
+// from an --env-file written in systemd EnvironmentFile syntax.
+//
+// Besides the values, a Config remembers where each value came from (a
+// line of the file, an environment variable, a line of the --env-file), so
+// that callers can point the user at the exact place to fix.
 package config
 
 import (

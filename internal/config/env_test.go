@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -380,6 +381,83 @@ func TestEnvSecretsNeverPrinted(t *testing.T) {
 	for _, k := range readKeys {
 		if strings.Contains(c.Where(k), sentinel) {
 			t.Errorf("Where(%s) leaks", k)
+		}
+	}
+}
+
+// TestCutValueProperty: for random values written unquoted, gcfg's value
+// and CutValues agree: a value is reported cut exactly when a # or ; is
+// glued to what gcfg kept, and then quoting the whole value reads it back.
+func TestCutValueProperty(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	alphabet := "abcXYZ019@!/:?=&%#; "
+	for i := 0; i < 2000; i++ {
+		b := make([]byte, 1+rng.Intn(20))
+		for j := range b {
+			b[j] = alphabet[rng.Intn(len(alphabet))]
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" || v[0] == '#' || v[0] == ';' {
+			continue
+		}
+		c, err := Parse("t.gcfg", strings.NewReader("[Server]\nDataDir = "+v+"\n"))
+		if err != nil {
+			t.Fatalf("%q: %v", v, err)
+		}
+		kept := c.Server.DataDir
+		cutIdx := strings.IndexAny(v, "#;")
+		glued := cutIdx > 0 && v[cutIdx-1] != ' '
+		if got := len(c.CutValues) == 1; got != glued {
+			t.Fatalf("%q: kept %q, CutValues %+v, want cut=%v", v, kept, c.CutValues, glued)
+		}
+		if glued {
+			q, err := Parse("t.gcfg", strings.NewReader("[Server]\nDataDir = "+c.CutValues[0].Quoted+"\n"))
+			if err != nil || q.Server.DataDir != v || len(q.CutValues) != 0 {
+				t.Fatalf("%q: the quoted form %s reads %q (%v)", v, c.CutValues[0].Quoted, q.Server.DataDir, err)
+			}
+		}
+	}
+}
+
+// TestStdinBoundedByTimeout: --config - on a pipe that nobody writes to
+// ends with an error after --timeout instead of hanging.
+func TestStdinBoundedByTimeout(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	defer r.Close()
+	_, err = LoadOptions{Path: "-", Stdin: r, Timeout: 50 * time.Millisecond}.Load()
+	if err == nil || !strings.Contains(err.Error(), "did not arrive on standard input within 50ms") {
+		t.Errorf("err = %v", err)
+	}
+	// A config that does arrive is read.
+	c, err := LoadOptions{Path: "-", Stdin: strings.NewReader("[Database]\nProvider = postgres\n"), Timeout: time.Hour}.Load()
+	if err != nil || c.Database.Provider != "postgres" || c.Path != "<stdin>" {
+		t.Errorf("got %v, %v", c, err)
+	}
+}
+
+// BenchmarkLoadWithOverrides: the realistic config plus a --env-file the
+// size of a `kubectl exec … env` dump and every CONNECT_* override.
+func BenchmarkLoadWithOverrides(b *testing.B) {
+	dir := b.TempDir()
+	var env strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&env, "KUBERNETES_VAR_%d=value-%d\n", i, i)
+	}
+	env.WriteString("CONNECT_POSTGRES_PASSWORD=\"s3cret # not a comment\"\n")
+	ef := filepath.Join(dir, "env")
+	if err := os.WriteFile(ef, []byte(env.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	proc := map[string]string{"CONNECT_DATABASE_MAXOPENCONNECTIONS": "40", "CONNECT_SERVER_DATADIR": "/data"}
+	opts := LoadOptions{Path: "testdata/rstudio-connect.gcfg", EnvFile: ef, Getenv: mapEnv(proc)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := opts.Load(); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

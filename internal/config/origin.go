@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // OriginKind says what kind of place a setting's value came from.
@@ -92,6 +93,9 @@ type LoadOptions struct {
 	// them. Empty in production; tests point it at a directory laid out
 	// like a Connect host.
 	Root string
+	// Timeout, when positive, bounds the wait for the whole config on
+	// standard input (--timeout): a pipe nobody writes to must not hang.
+	Timeout time.Duration
 }
 
 // Load reads the configuration: the file (when Path is set), then the
@@ -110,7 +114,7 @@ func (o LoadOptions) Load() (*Config, error) {
 			return nil, fmt.Errorf("no standard input to read the config from; pass --config PATH")
 		}
 		name = stdinName
-		if src, err = readCapped(o.Stdin, name, "config file"); err != nil {
+		if src, err = readWithin(o.Stdin, o.Timeout); err != nil {
 			return nil, err
 		}
 	default:
@@ -125,6 +129,31 @@ func (o LoadOptions) Load() (*Config, error) {
 	}
 	cfg.Root = o.Root
 	return cfg, nil
+}
+
+// readWithin reads the config from standard input, giving up after timeout
+// (when positive). The reader is left to the process's end on timeout.
+func readWithin(r io.Reader, timeout time.Duration) ([]byte, error) {
+	if timeout <= 0 {
+		return readCapped(r, stdinName, "config file")
+	}
+	type result struct {
+		data []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		data, err := readCapped(r, stdinName, "config file")
+		done <- result{data, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case res := <-done:
+		return res.data, res.err
+	case <-timer.C:
+		return nil, fmt.Errorf("the config did not arrive on standard input within %s (--config -); pipe the file in, or raise --timeout", timeout)
+	}
 }
 
 // HostPath returns where path is on this machine: path itself, or under Root.

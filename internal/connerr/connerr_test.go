@@ -52,3 +52,28 @@ func TestQuote(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifyContext: what the caller knows changes the cause: no password
+// given turns a rejected one into password-missing, and a socket's pg_hba
+// remedy names a local line.
+func TestClassifyContext(t *testing.T) {
+	rejected := &pgconn.PgError{Code: "28P01", Message: "password authentication failed for user \"connect\""}
+	tests := []struct {
+		ctx    Context
+		err    error
+		id     string
+		remedy string
+	}{
+		{Context{User: "connect", NoPassword: true}, rejected, PasswordMissing, "PGPASSWORD, a line in ~/.pgpass (mode 0600)"},
+		{Context{User: "connect"}, rejected, PasswordFailed, "ALTER ROLE connect PASSWORD"},
+		{Context{User: "connect", Database: "rsc", Host: "/var/run/postgresql"},
+			&pgconn.PgError{Code: "28000", Message: "no pg_hba.conf entry for host \"[local]\", user \"connect\", database \"rsc\", no encryption"},
+			NoHBAEntry, "'local rsc connect scram-sha-256'"},
+	}
+	for _, tc := range tests {
+		got := ClassifyFor(tc.err, tc.ctx)
+		if got.ID != tc.id || !strings.Contains(got.Remedy, tc.remedy) || strings.Contains(got.Remedy, "sslmode") {
+			t.Errorf("%+v: got %+v, want %s with remedy containing %q", tc.ctx, got, tc.id, tc.remedy)
+		}
+	}
+}

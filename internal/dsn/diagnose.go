@@ -159,7 +159,7 @@ func analyze(raw string) (*layout, []Diagnosis, error) {
 			Fix:     "If the '#' belongs to the database name or a parameter value, percent-encode it as %23; otherwise delete it and what follows.",
 		})
 	}
-	return l, diags, nil
+	return l, allowSocketHost(l, diags), nil
 }
 
 func unsupportedScheme(scheme string) error {

@@ -2,6 +2,7 @@ package dsn
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -150,16 +151,12 @@ func parse(raw string) (*parsed, error) {
 			params = append(params, Param{Key: decode(k), Value: decode(v)})
 		}
 	}
-	hostParam := hostsFromParams(params)
 	for _, d := range diags {
 		if d.Severity != SeverityError {
 			continue
 		}
 		sentinel := ErrMalformed
 		if d.Problem == noHostProblem {
-			if len(hostParam) > 0 {
-				continue // libpq's form: postgres://user@/db?host=/var/run/postgresql
-			}
 			sentinel = ErrEmptyHost
 		}
 		return nil, fmt.Errorf("the database URL %s has a problem at byte %d: %s %s (Diagnose lists every problem and proposes a repaired URL): %w",
@@ -245,4 +242,19 @@ func unhex(c byte) byte {
 		return c - '0'
 	}
 	return (c | 0x20) - 'a' + 10
+}
+
+// allowSocketHost drops the "names no host" error from diags when the
+// query has a host= parameter, libpq's way to name a Unix socket directory
+// (postgres://user@/db?host=/var/run/postgresql) or hosts.
+func allowSocketHost(l *layout, diags []Diagnosis) []Diagnosis {
+	if l.queryStart < 0 || l.hostStart != l.hostEnd {
+		return diags
+	}
+	for _, seg := range strings.Split(l.raw[l.queryStart:l.queryEnd], "&") {
+		if k, v, _ := strings.Cut(seg, "="); decode(k) == "host" && v != "" {
+			return slices.DeleteFunc(diags, func(d Diagnosis) bool { return d.Problem == noHostProblem })
+		}
+	}
+	return diags
 }

@@ -28,8 +28,6 @@ type Report struct {
 	Locks        []ReportLock `json:"locks"`
 	Active       []Session    `json:"active_sessions"`
 	Notes        []string     `json:"notes"`
-	// StuckAfter is the --stuck-after the verdicts were judged with.
-	StuckAfter time.Duration `json:"-"`
 }
 
 // Held counts the granted rows; Waiting the others.
@@ -51,7 +49,6 @@ func BuildReport(snap *Snapshot, id *Key, idSource, connectUser string, stuckAft
 		ConnectUser: connectUser, User: snap.User, Superuser: snap.Superuser, ReadAllStats: snap.ReadAllStats,
 		Signal: snap.SignalBackend, ServerTime: snap.Now.UTC(),
 		Locks: make([]ReportLock, 0, len(snap.Locks)), Active: snap.Active, Notes: []string{},
-		StuckAfter: stuckAfter,
 	}
 	// A verdict depends on the holding session, not on the lock: judge
 	// each session once, however many locks it holds.

@@ -12,7 +12,13 @@ import (
 // makeDB writes a SQLite database from SQL statements.
 func makeDB(t testing.TB, stmts ...string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "connect.db")
+	return makeDBAt(t, filepath.Join(t.TempDir(), "connect.db"), stmts...)
+}
+
+// makeDBAt runs statements on the SQLite database at p (created when
+// absent) and returns p.
+func makeDBAt(t testing.TB, p string, stmts ...string) string {
+	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+p)
 	if err != nil {
 		t.Fatal(err)

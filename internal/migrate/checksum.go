@@ -103,7 +103,28 @@ func (h *rowHasher) addWire(k Kind, b []byte) (int, error) {
 			h.buf = append(h.buf, 'F', 'F')
 		}
 		return 1, nil
-	case KindText, KindNumeric: // numeric is read as ::text
+	case KindInt4:
+		if err := fixed(4); err != nil {
+			return 0, err
+		}
+		h.buf = binary.BigEndian.AppendUint64(append(h.buf, 'I'), uint64(int64(int32(binary.BigEndian.Uint32(b)))))
+		return 8, nil
+	case KindInt2:
+		if err := fixed(2); err != nil {
+			return 0, err
+		}
+		h.buf = binary.BigEndian.AppendUint64(append(h.buf, 'I'), uint64(int64(int16(binary.BigEndian.Uint16(b)))))
+		return 8, nil
+	case KindJSONB: // read as ::text
+		c, p := canonicalJSON(string(b))
+		if p != nil {
+			return 0, fmt.Errorf("reading back jsonb: %s", p.reason)
+		}
+		t := c.(string)
+		h.buf = binary.BigEndian.AppendUint32(append(h.buf, 'S'), uint32(len(t)))
+		h.buf = append(h.buf, t...)
+		return len(t), nil
+	case KindText, KindNumeric, KindJSON: // numeric and json are read as ::text
 		h.buf = binary.BigEndian.AppendUint32(append(h.buf, 'S'), uint32(len(b)))
 		h.buf = append(h.buf, b...)
 		return len(b), nil

@@ -1,8 +1,11 @@
 package migrate
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
@@ -125,6 +128,35 @@ func (c *converter) convert(v any, st *convStats) (any, *problem) {
 				return false, nil
 			}
 			return nil, &problem{fmt.Sprintf("the text %s is not a boolean (0, 1, true or false)", quoteShort(x)), fixInSQLite}
+		}
+	case KindInt4, KindInt2:
+		lo, hi := int64(math.MinInt32), int64(math.MaxInt32)
+		if c.kind == KindInt2 {
+			lo, hi = math.MinInt16, math.MaxInt16
+		}
+		switch x := v.(type) {
+		case int64:
+			if x < lo || x > hi {
+				return nil, &problem{fmt.Sprintf("the integer %d does not fit the target column's type %s", x, c.kind.PGType()), fixInSQLite}
+			}
+			return x, nil
+		case float64:
+			return nil, &problem{fmt.Sprintf("the real number %s does not fit an integer column (%s)", fmtFloat(x), c.kind.PGType()), fixInSQLite}
+		}
+	case KindJSON, KindJSONB:
+		if x, ok := v.(string); ok {
+			t, p := c.text(x, st)
+			if p != nil {
+				return nil, p
+			}
+			s := t.(string)
+			if !json.Valid([]byte(s)) {
+				return nil, &problem{fmt.Sprintf("the text %s is not valid JSON for a %s column", quoteShort(s), c.kind.PGType()), fixInSQLite}
+			}
+			if c.kind == KindJSONB {
+				return canonicalJSON(s)
+			}
+			return s, nil
 		}
 	case KindTimestamp:
 		return c.timestamp(v, st)
@@ -280,4 +312,65 @@ func quoteShort(s string) string {
 		s = s[:40] + "…"
 	}
 	return strconv.Quote(s)
+}
+
+// canonicalJSON rewrites valid JSON text in one canonical form (keys
+// sorted, the last of duplicate keys kept, no insignificant space, numbers
+// as PostgreSQL's numeric prints them) that denotes the same jsonb value,
+// so that a jsonb column's checksum does not depend on how jsonb prints it.
+func canonicalJSON(s string) (any, *problem) {
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, &problem{fmt.Sprintf("the text %s is not valid JSON (%v)", quoteShort(s), err), fixInSQLite}
+	}
+	v = canonicalNumbers(v)
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(v); err != nil {
+		return nil, &problem{fmt.Sprintf("the JSON text %s cannot be re-encoded (%v)", quoteShort(s), err), fixInSQLite}
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
+
+func canonicalNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = canonicalNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = canonicalNumbers(e)
+		}
+	case json.Number:
+		return json.Number(numericText(string(x)))
+	}
+	return v
+}
+
+// numericText prints a JSON number the way PostgreSQL's numeric does: no
+// exponent, the scale of the literal (adjusted by its exponent).
+func numericText(n string) string {
+	mant, exp := n, 0
+	if i := strings.IndexAny(n, "eE"); i >= 0 {
+		mant = n[:i]
+		e, err := strconv.Atoi(strings.TrimPrefix(n[i+1:], "+"))
+		if err != nil {
+			return n
+		}
+		exp = e
+	}
+	scale := 0
+	if _, frac, ok := strings.Cut(mant, "."); ok {
+		scale = len(frac)
+	}
+	scale = max(scale-exp, 0)
+	r, ok := new(big.Rat).SetString(n)
+	if !ok {
+		return n
+	}
+	return r.FloatString(scale)
 }

@@ -16,7 +16,7 @@ import (
 // oidOf is the PostgreSQL type OID of each kind.
 func oidOf(k Kind) uint32 {
 	return [...]uint32{pgtype.Int8OID, pgtype.TextOID, pgtype.ByteaOID, pgtype.Float8OID, pgtype.NumericOID,
-		pgtype.BoolOID, pgtype.TimestamptzOID, pgtype.DateOID}[k]
+		pgtype.BoolOID, pgtype.TimestamptzOID, pgtype.DateOID, pgtype.Int4OID, pgtype.Int2OID, pgtype.JSONOID, pgtype.JSONBOID}[k]
 }
 
 // copyFreeze streams src into table with COPY … (FORMAT binary, FREEZE).
@@ -29,7 +29,11 @@ func copyFreeze(ctx context.Context, tx pgx.Tx, t *TablePlan, src *tableSource) 
 	for i, c := range t.Columns {
 		cols[i], oids[i] = quoteIdent(c.Name), oidOf(c.Kind)
 	}
-	q := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (FORMAT binary, FREEZE)", quoteIdent(t.Table.Name), strings.Join(cols, ", "))
+	opt := "FORMAT binary, FREEZE"
+	if t.Existing {
+		opt = "FORMAT binary" // FREEZE needs a table created in this transaction
+	}
+	q := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (%s)", t.QName, strings.Join(cols, ", "), opt)
 	r := &copyReader{src: src, oids: oids, m: tx.Conn().TypeMap()}
 	tag, err := tx.Conn().PgConn().CopyFrom(ctx, r, q)
 	if err != nil {
@@ -59,6 +63,14 @@ func appendWire(b []byte, k Kind, v any) ([]byte, bool) {
 	}
 	switch x := v.(type) {
 	case int64:
+		switch k {
+		case KindInt4:
+			b = binary.BigEndian.AppendUint32(b, 4)
+			return binary.BigEndian.AppendUint32(b, uint32(int32(x))), true
+		case KindInt2:
+			b = binary.BigEndian.AppendUint32(b, 2)
+			return binary.BigEndian.AppendUint16(b, uint16(int16(x))), true
+		}
 		b = binary.BigEndian.AppendUint32(b, 8)
 		return binary.BigEndian.AppendUint64(b, uint64(x)), true
 	case float64:
@@ -70,6 +82,11 @@ func appendWire(b []byte, k Kind, v any) ([]byte, bool) {
 		}
 		return append(binary.BigEndian.AppendUint32(b, 1), 0), true
 	case string:
+		if k == KindJSONB {
+			// jsonb's binary form: a version byte, then the text.
+			b = binary.BigEndian.AppendUint32(b, uint32(len(x)+1))
+			return append(append(b, 1), x...), true
+		}
 		b = binary.BigEndian.AppendUint32(b, uint32(len(x)))
 		return append(b, x...), true
 	case []byte:

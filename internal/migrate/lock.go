@@ -82,7 +82,11 @@ func acquireLock(ctx context.Context, conn *pgx.Conn, key locks.Key, timeout tim
 			return &LockTimeoutError{Key: key, Database: db, Waited: timeout, Holder: h}
 		}
 		if s := h.String(); s != lastHolder || time.Since(lastPrint) >= 30*time.Second {
-			fmt.Fprintf(log, "waiting up to %s for advisory lock %s on database %s, held by %s\n", (timeout - waited).Round(time.Second), key, db, s)
+			left := timeout - waited
+			if lastPrint.IsZero() {
+				left = timeout
+			}
+			fmt.Fprintf(log, "waiting up to %s for advisory lock %s on database %s, held by %s\n", roundWait(left), key, db, s)
 			lastHolder, lastPrint = s, time.Now()
 		}
 		t := time.NewTimer(min(lockPoll, timeout-waited))
@@ -128,4 +132,13 @@ func deref(s *string, def string) string {
 		return def
 	}
 	return *s
+}
+
+// roundWait rounds a wait for display: to the second from one second up,
+// to the millisecond below (so --lock-timeout 200ms prints 200ms, not 0s).
+func roundWait(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(time.Second)
+	}
+	return d.Round(time.Millisecond)
 }

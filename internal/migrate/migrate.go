@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,8 +44,26 @@ type Options struct {
 	LockKey        locks.Key
 	LockTimeout    time.Duration
 	ConnectTimeout time.Duration
-	Progress       Progress  // nil: no progress display
-	Log            io.Writer // messages while waiting for the lock; nil discards them
+	// ConfirmDrop, when set, is asked before tables are dropped
+	// (DropExisting); an error stops the run before anything is written.
+	ConfirmDrop func(ctx context.Context, d DropPlan) error
+	Progress    Progress  // nil: no progress display
+	Log         io.Writer // messages while waiting for the lock; nil discards them
+	// beforeCommit, in tests, runs just before each COMMIT is sent.
+	beforeCommit func()
+}
+
+// DropPlan is what --drop-all is about to drop in one target database.
+type DropPlan struct {
+	Database, Host, Schema string
+	Tables                 []DroppedTable
+}
+
+// DroppedTable is one table dropped (or to be dropped) and the rows it
+// held.
+type DroppedTable struct {
+	Table string `json:"table"`
+	Rows  int64  `json:"rows"`
 }
 
 // Progress shows the copy of each table.
@@ -70,6 +89,19 @@ type Report struct {
 	Bytes     int64            `json:"bytes"`
 	Seconds   float64          `json:"seconds"`
 	Problems  []Problem        `json:"problems,omitempty"`
+	// VerifyOnly marks a --verify report; Differences counts its tables
+	// that differ.
+	VerifyOnly  bool `json:"verify_only,omitempty"`
+	Differences int  `json:"differences,omitempty"`
+	// AlreadyMigrated is set when every target already held a complete,
+	// verified copy: nothing was written.
+	AlreadyMigrated bool `json:"already_migrated,omitempty"`
+	// CommitRecovered is set when the connection was lost during COMMIT
+	// and a new connection found the data committed and verified.
+	CommitRecovered bool `json:"commit_recovered,omitempty"`
+	// Notes are facts worth knowing that changed nothing, such as a
+	// missing instrumentation file under --data all.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // DatabaseReport is one target database.
@@ -79,8 +111,13 @@ type DatabaseReport struct {
 	Sources  []Source      `json:"sources"`
 	Tables   []TableReport `json:"tables"`
 	Warnings []string      `json:"warnings"`
-	Plan     *Plan         `json:"-"`
-	PlanSQL  string        `json:"plan_sql,omitempty"` // dry run only
+	// ExistingSchema is true when the data was loaded into tables that
+	// already existed, empty (the schema Connect created itself).
+	ExistingSchema bool `json:"existing_schema,omitempty"`
+	// Dropped lists the tables --drop-all dropped before copying.
+	Dropped []DroppedTable `json:"dropped,omitempty"`
+	Plan    *Plan          `json:"-"`
+	PlanSQL string         `json:"plan_sql,omitempty"` // dry run only
 	// Phases holds the seconds spent in each step: copy, verify,
 	// constraints (keys, indexes, foreign keys, identities), commit, analyze.
 	Phases map[string]float64 `json:"phases,omitempty"`
@@ -97,6 +134,10 @@ type TableReport struct {
 	Verified          bool    `json:"verified"`
 	NULStripped       int64   `json:"nul_stripped,omitempty"`
 	TimestampsRounded int64   `json:"timestamps_rounded_to_microseconds,omitempty"`
+	// Verify only: PostgreSQL's side, and what differs ("" when equal).
+	PostgresRows     *int64 `json:"postgres_rows,omitempty"`
+	PostgresChecksum string `json:"postgres_checksum,omitempty"`
+	Difference       string `json:"difference,omitempty"`
 }
 
 // Problem is a value the dry run found that would stop the migration.
@@ -150,6 +191,9 @@ func openJob(ctx context.Context, job Job, count bool) ([]*openSource, *Plan, er
 		}
 		if o.schema, err = o.snap.Schema(ctx); err != nil {
 			return fail(err)
+		}
+		if len(o.schema.Tables) == 0 {
+			return fail(noTables(s, o))
 		}
 		plans = append(plans, SourcePlan{Label: s.Label, Path: o.db.Path, Skipped: o.schema.Skipped})
 		schemas = append(schemas, o.schema)
@@ -224,6 +268,7 @@ type tableSource struct {
 	stats   convStats
 	bar     ProgressBar
 	pending int
+	id      []driver.Value // the identity of the current row
 	err     error
 	// collect, when set, records problems instead of stopping (dry run).
 	collect func(*BadValueError) bool
@@ -248,6 +293,7 @@ func newTableSource(ctx context.Context, snap *sqlitesrc.Snapshot, t *TablePlan,
 func (s *tableSource) Next() bool {
 	for s.rows.Next() {
 		id, vals, err := s.rows.Row()
+		s.id = id
 		if err != nil {
 			s.err = fmt.Errorf("reading %s: %w", s.plan.Table.Name, err)
 			return false
@@ -330,62 +376,94 @@ func (e *VerifyError) Error() string {
 	return fmt.Sprintf("verification failed for table %s: SQLite has %d rows (checksum %s), PostgreSQL %d rows (checksum %s); the transaction was rolled back", e.Table, e.SQLite.Rows, e.SQLite, e.Post.Rows, e.Post)
 }
 
+// queryer is what reading a table back needs: a transaction or a
+// connection.
+type queryer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
 // pgChecksum re-reads a table inside the migration transaction and hashes
 // it the same way as the SQLite rows.
-func pgChecksum(ctx context.Context, tx pgx.Tx, t *TablePlan) (Checksum, error) {
+func pgChecksum(ctx context.Context, q queryer, t *TablePlan) (Checksum, error) {
+	var sum Checksum
+	err := pgRows(ctx, q, t, nil, func(h *rowHasher, size int, _ []byte) error {
+		sum.addRow(h, size)
+		return nil
+	})
+	return sum, err
+}
+
+// pgRows reads every row of t from PostgreSQL and calls fn with the row's
+// canonical encoding (as rowHasher.add builds it from the SQLite values),
+// its size and, when keyCols is given, the canonical encoding of those
+// columns alone.
+func pgRows(ctx context.Context, q queryer, t *TablePlan, keyCols []int, fn func(h *rowHasher, size int, key []byte) error) error {
 	var cols string
 	for i, c := range t.Columns {
 		if i > 0 {
 			cols += ", "
 		}
 		cols += quoteIdent(c.Name)
-		if c.Kind == KindNumeric {
+		if c.Kind == KindNumeric || c.Kind == KindJSON || c.Kind == KindJSONB {
 			cols += "::text"
 		}
 	}
-	var sum Checksum
-	rows, err := tx.Query(ctx, "SELECT "+cols+" FROM "+quoteIdent(t.Table.Name))
+	rows, err := q.Query(ctx, "SELECT "+cols+" FROM "+t.QName)
 	if err != nil {
-		return sum, fmt.Errorf("re-reading %s for verification: %w", t.Table.Name, err)
+		return fmt.Errorf("re-reading %s for verification: %w", t.Table.Name, err)
 	}
 	defer rows.Close()
-	var h rowHasher
+	var h, kh rowHasher
 	raw := true
 	for i, fd := range rows.FieldDescriptions() {
 		k := t.Columns[i].Kind
-		if fd.Format != pgx.BinaryFormatCode && k != KindText && k != KindNumeric {
+		if fd.Format != pgx.BinaryFormatCode && k != KindText && k != KindNumeric && k != KindJSON && k != KindJSONB {
 			raw = false
 		}
 	}
 	for rows.Next() {
 		h.reset()
+		kh.reset()
 		size := 0
 		if raw {
 			// Hash the binary wire values directly: no decoding, no
 			// allocation (see rowHasher.addWire).
-			for i, b := range rows.RawValues() {
+			vals := rows.RawValues()
+			for i, b := range vals {
 				n, err := h.addWire(t.Columns[i].Kind, b)
 				if err != nil {
-					return sum, fmt.Errorf("verifying %s.%s: %w", t.Table.Name, t.Columns[i].Name, err)
+					return fmt.Errorf("verifying %s.%s: %w", t.Table.Name, t.Columns[i].Name, err)
 				}
 				size += n
 			}
-			sum.addRow(&h, size)
-			continue
-		}
-		vals, err := rows.Values()
-		if err != nil {
-			return sum, err
-		}
-		for _, v := range vals {
-			if err := h.add(v); err != nil {
-				return sum, err
+			for _, i := range keyCols {
+				if _, err := kh.addWire(t.Columns[i].Kind, vals[i]); err != nil {
+					return err
+				}
 			}
-			size += valueSize(v)
+		} else {
+			vals, err := rows.Values()
+			if err != nil {
+				return err
+			}
+			for _, v := range vals {
+				if err := h.add(v); err != nil {
+					return err
+				}
+				size += valueSize(v)
+			}
+			for _, i := range keyCols {
+				if err := kh.add(vals[i]); err != nil {
+					return err
+				}
+			}
 		}
-		sum.addRow(&h, size)
+		if err := fn(&h, size, kh.buf); err != nil {
+			return err
+		}
 	}
-	return sum, rows.Err()
+	return rows.Err()
 }
 
 // errUnreachable marks connection failures for the exit code.
@@ -401,4 +479,26 @@ func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 func IsBadData(err error) bool {
 	var b *BadValueError
 	return errors.As(err, &b)
+}
+
+// noTables is the error for a SQLite file without a table to copy: an
+// empty database (such as a mistyped '.backup' path creates) must never
+// "migrate" into an empty target.
+func noTables(s Source, o *openSource) error {
+	found := "no tables at all"
+	if n := len(o.schema.Skipped); n > 0 {
+		var names []string
+		for _, sk := range o.schema.Skipped {
+			names = append(names, sk.Name)
+		}
+		found = fmt.Sprintf("only %d virtual or shadow tables (%s)", n, strings.Join(names, ", "))
+	}
+	return &sqlitesrc.InputError{Path: o.db.Path, Reason: fmt.Sprintf("holds %s, not Connect's %s tables; check the path (the SQLite file Connect uses is %s in SQLite.Dir).", found, s.Label, defaultFile(s.Label))}
+}
+
+func defaultFile(label string) string {
+	if label == "instrumentation" {
+		return "instrumentation.db"
+	}
+	return "connect.db"
 }

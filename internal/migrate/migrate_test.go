@@ -3,6 +3,7 @@ package migrate
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -215,7 +216,7 @@ func compareAll(t *testing.T, sqlitePath, db string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pgRows = append(pgRows, renderPG(t, vals))
+			pgRows = append(pgRows, renderPG(t, vals, oids))
 		}
 		pr.Close()
 		sel := make([]string, len(cols))
@@ -252,12 +253,29 @@ func compareAll(t *testing.T, sqlitePath, db string) {
 	}
 }
 
-func renderPG(t *testing.T, vals []any) string {
+// renderJSON renders a decoded JSON value in one form for both sides.
+func renderJSON(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "j:" + string(b)
+}
+
+func renderPG(t *testing.T, vals []any, oids []uint32) string {
 	var parts []string
-	for _, v := range vals {
+	for i, v := range vals {
+		if v != nil && (oids[i] == pgtype.JSONBOID || oids[i] == pgtype.JSONOID) {
+			parts = append(parts, renderJSON(t, v))
+			continue
+		}
 		switch x := v.(type) {
 		case nil:
 			parts = append(parts, "NULL")
+		case int32:
+			parts = append(parts, fmt.Sprintf("i:%d", x))
+		case int16:
+			parts = append(parts, fmt.Sprintf("i:%d", x))
 		case int64:
 			parts = append(parts, fmt.Sprintf("i:%d", x))
 		case bool:
@@ -294,6 +312,12 @@ func renderSQLite(t *testing.T, vals []any, oids []uint32) string {
 			continue
 		}
 		switch oids[i] {
+		case pgtype.JSONBOID, pgtype.JSONOID:
+			var j any
+			if err := json.Unmarshal([]byte(v.(string)), &j); err != nil {
+				t.Fatal(err)
+			}
+			parts = append(parts, renderJSON(t, j))
 		case pgtype.TimestamptzOID, pgtype.DateOID:
 			var tm time.Time
 			switch x := v.(type) {

@@ -17,6 +17,11 @@ type Plan struct {
 	Sources  []SourcePlan
 	Tables   []*TablePlan
 	Warnings []string
+	// Schema, when set, qualifies every table name in the statements, so
+	// that a table named like a catalog table (pg_class) is created and
+	// read in the target schema, never resolved into pg_catalog.
+	Schema  string
+	schemas []*sqlitesrc.Schema
 }
 
 // SourcePlan names one SQLite database in the plan.
@@ -30,6 +35,7 @@ type SourcePlan struct {
 type TablePlan struct {
 	Source   string // source label
 	Table    *sqlitesrc.Table
+	QName    string // the quoted, schema-qualified name used in statements
 	Columns  []ColumnPlan
 	Identity string // the identity column, "" when none
 	Create   string
@@ -39,6 +45,9 @@ type TablePlan struct {
 	Indexes []string
 	FKs     []string
 	Rows    int64 // filled by the dry run and the copy
+	// Existing marks a table of an existing (Connect-created) schema:
+	// loaded into, not created.
+	Existing bool
 }
 
 // ColumnPlan is one column of a table plan.
@@ -56,7 +65,32 @@ const maxIdent = 63
 
 // BuildPlan maps the schemas of the sources onto one PostgreSQL database.
 func BuildPlan(sources []SourcePlan, schemas []*sqlitesrc.Schema) (*Plan, error) {
-	p := &Plan{Sources: sources}
+	return buildPlan(sources, schemas, "")
+}
+
+// InSchema returns the plan with every table qualified by the target
+// schema, keeping the row counts.
+func (p *Plan) InSchema(schema string) (*Plan, error) {
+	q, err := buildPlan(p.Sources, p.schemas, schema)
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range p.Tables {
+		q.Tables[i].Rows = t.Rows
+	}
+	return q, nil
+}
+
+// qname quotes a table name, qualified with the plan's schema when set.
+func (p *Plan) qname(name string) string {
+	if p.Schema == "" {
+		return quoteIdent(name)
+	}
+	return quoteIdent(p.Schema) + "." + quoteIdent(name)
+}
+
+func buildPlan(sources []SourcePlan, schemas []*sqlitesrc.Schema, pgSchema string) (*Plan, error) {
+	p := &Plan{Sources: sources, Schema: pgSchema, schemas: schemas}
 	seen := map[string]string{}
 	for i, s := range schemas {
 		label := sources[i].Label
@@ -86,8 +120,8 @@ func planTable(p *Plan, label string, t *sqlitesrc.Table, s *sqlitesrc.Schema) (
 	warn := func(format string, a ...any) {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: table %s: ", label, t.Name)+fmt.Sprintf(format, a...))
 	}
-	tp := &TablePlan{Source: label, Table: t}
-	q := quoteIdent(t.Name)
+	q := p.qname(t.Name)
+	tp := &TablePlan{Source: label, Table: t, QName: q}
 	identity := ""
 	if len(t.PrimaryKey) == 1 {
 		for _, c := range t.Columns {
@@ -179,7 +213,7 @@ func planTable(p *Plan, label string, t *sqlitesrc.Table, s *sqlitesrc.Schema) (
 			continue
 		}
 		name := pgName(t.Name+"_"+strings.Join(fk.From, "_"), "fkey")
-		stmt := fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY (%s) REFERENCES %s (%s)", q, quoteIdent(name), identList(fk.From), quoteIdent(parent.Name), identList(to))
+		stmt := fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s FOREIGN KEY (%s) REFERENCES %s (%s)", q, quoteIdent(name), identList(fk.From), p.qname(parent.Name), identList(to))
 		if a := fkAction(fk.OnUpdate); a != "" {
 			stmt += " ON UPDATE " + a
 		}
@@ -355,8 +389,38 @@ func (p *Plan) PostData() []string {
 	return out
 }
 
-// Render writes the plan as the SQL connectdb runs, with comments.
+// conversionNote says how SQLite values become values of kind k.
+func conversionNote(k Kind) string {
+	switch k {
+	case KindBoolean:
+		return " (0/1 → false/true)"
+	case KindTimestamp:
+		return " (text or Unix seconds → timestamp, UTC when no zone)"
+	case KindDate:
+		return " (text YYYY-MM-DD → date)"
+	case KindInt4, KindInt2:
+		return " (range-checked)"
+	case KindJSON:
+		return " (validated JSON, copied exactly)"
+	case KindJSONB:
+		return " (validated JSON)"
+	case KindBytea:
+		return " (bytes)"
+	case KindDouble:
+		return " (integers up to 2^53 exactly)"
+	case KindNumeric:
+		return " (exact decimal)"
+	}
+	return ""
+}
+
+// Render writes the plan as the SQL connectdb runs, with comments; for a
+// load into existing tables, the column mapping and every conversion.
 func (p *Plan) Render(w io.Writer) {
+	if len(p.Tables) > 0 && p.Tables[0].Existing {
+		p.renderExisting(w)
+		return
+	}
 	for _, s := range p.Sources {
 		fmt.Fprintf(w, "-- source %s: %s\n", s.Label, s.Path)
 	}
@@ -407,4 +471,24 @@ func orUntyped(s string) string {
 		return "untyped"
 	}
 	return s
+}
+
+func (p *Plan) renderExisting(w io.Writer) {
+	for _, s := range p.Sources {
+		fmt.Fprintf(w, "-- source %s: %s\n", s.Label, s.Path)
+	}
+	fmt.Fprintf(w, "-- %d existing, empty tables of schema %s (created by Connect): loaded, not created; their keys, defaults and constraints are kept.\n", len(p.Tables), p.Schema)
+	fmt.Fprintln(w, "-- One transaction: the foreign keys are set aside during the load and restored after it; sequences restart past the copied ids.")
+	for _, t := range p.Tables {
+		fmt.Fprintf(w, "\n-- %s.%s → %s\n", t.Source, t.Table.Name, t.QName)
+		for _, c := range t.Columns {
+			fmt.Fprintf(w, "--   %s %s → %s%s\n", c.Name, orUntyped(c.Decl), c.Kind.PGType(), conversionNote(c.Kind))
+		}
+	}
+	if len(p.Warnings) > 0 {
+		fmt.Fprintln(w, "\n-- warnings:")
+		for _, s := range p.Warnings {
+			fmt.Fprintf(w, "--   %s\n", s)
+		}
+	}
 }

@@ -31,6 +31,19 @@ func DryRun(ctx context.Context, jobs []Job, opts Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		var mismatch []string
+		if job.Target != nil {
+			var note string
+			plan, mismatch, note = dryRunTarget(ctx, job, srcs, plan, opts)
+			if note != "" {
+				plan.Warnings = append(plan.Warnings, note)
+			}
+		}
+		for _, m := range mismatch {
+			if len(rep.Problems) < maxProblems {
+				rep.Problems = append(rep.Problems, Problem{Source: job.Sources[0].Label, Reason: m})
+			}
+		}
 		var sqlText strings.Builder
 		plan.Render(&sqlText)
 		dr := DatabaseReport{Sources: job.Sources, Warnings: plan.Warnings, Plan: plan, PlanSQL: sqlText.String()}
@@ -119,6 +132,9 @@ type TablesExistError struct {
 	Database string
 	Schema   string
 	Tables   []string
+	// Difference, when every table exists, is the first one that differs
+	// from SQLite.
+	Difference string
 }
 
 func (e *TablesExistError) Error() string {
@@ -127,18 +143,26 @@ func (e *TablesExistError) Error() string {
 	if len(names) > 5 {
 		names, more = names[:5], fmt.Sprintf(" and %d more", len(e.Tables)-5)
 	}
-	return fmt.Sprintf("database %s already has %d of the tables to create in schema %s (%s%s); it was probably migrated already: check it, or rerun with --drop-existing to replace them", e.Database, len(e.Tables), e.Schema, strings.Join(names, ", "), more)
+	if e.Difference != "" {
+		return fmt.Sprintf("database %s already has every table to create in schema %s, but they differ from SQLite (%s); check what wrote them, or rerun with --drop-all to replace them", e.Database, e.Schema, e.Difference)
+	}
+	return fmt.Sprintf("database %s already has %d of the tables to create in schema %s (%s%s); it was probably migrated already: check it, or rerun with --drop-all to replace them", e.Database, len(e.Tables), e.Schema, strings.Join(names, ", "), more)
 }
 
 // running is a job whose transaction is open and verified.
 type running struct {
-	job    Job
-	conn   *pgx.Conn
-	tx     pgx.Tx
-	locked bool
-	plan   *Plan
-	srcs   []*openSource
-	report DatabaseReport
+	// already: the target held a complete, verified copy; nothing to do.
+	already bool
+	// lostCommit: COMMIT's answer was lost, and a new connection found
+	// the transaction committed and verified.
+	lostCommit bool
+	job        Job
+	conn       *pgx.Conn
+	tx         pgx.Tx
+	locked     bool
+	plan       *Plan
+	srcs       []*openSource
+	report     DatabaseReport
 }
 
 func (r *running) cleanup(ctx context.Context, key locks.Key) {
@@ -168,30 +192,66 @@ func Run(ctx context.Context, jobs []Job, opts Options) (rep *Report, err error)
 	}
 	rep = &Report{LockID: opts.LockKey.String()}
 	var runs []*running
+	ambiguous := false // a COMMIT lost its answer: say only what was found
+	var lockedDBs []string
 	defer func() {
 		for _, r := range runs {
 			r.cleanup(ctx, opts.LockKey)
 		}
-		if err != nil && ctx.Err() != nil {
+		if err != nil && ctx.Err() != nil && !ambiguous {
 			err = fmt.Errorf("interrupted: the migration was rolled back and nothing was committed; run it again when ready (%w)", ctx.Err())
 		}
 	}()
 	for _, job := range jobs {
 		r := &running{job: job}
 		runs = append(runs, r)
-		if err := prepare(ctx, r, opts); err != nil {
+		dbKey := fmt.Sprintf("%s:%d/%s", job.Target.Host, job.Target.Port, job.Target.Database)
+		if err := prepare(ctx, r, opts, slices.Contains(lockedDBs, dbKey)); err != nil {
 			if r.tx != nil && !IsBadData(err) && ctx.Err() == nil {
 				err = fmt.Errorf("%w; nothing was committed and a re-run needs no clean-up", err)
 			}
 			return nil, err
 		}
 		rep.Rows += sumRows(r.report.Tables)
+		lockedDBs = append(lockedDBs, dbKey)
 	}
+	already := 0
 	for i, r := range runs {
+		if r.already {
+			already++
+			continue
+		}
 		start := time.Now()
+		var xid int64
+		if err := r.tx.QueryRow(ctx, "SELECT txid_current()").Scan(&xid); err != nil {
+			return nil, fmt.Errorf("reading the migration's transaction id: %w", err)
+		}
+		if opts.beforeCommit != nil {
+			opts.beforeCommit()
+		}
 		err := r.tx.Commit(ctx)
 		r.phase("commit", start)
 		if err != nil {
+			// The COMMIT may have happened although its answer was lost
+			// (the connection died while it waited, say for synchronous
+			// replication): ask a new connection what became of it.
+			r.tx = nil
+			committed, rerr := resolveCommit(ctx, r, xid, opts)
+			if rerr == nil && committed {
+				r.lostCommit = true
+				rep.CommitRecovered = true
+				r.report.Warnings = append(r.report.Warnings, "the connection was lost during COMMIT ("+err.Error()+"); a new connection found the transaction committed and every table verified")
+				continue
+			}
+			ambiguous = true
+			switch {
+			case rerr == nil:
+				err = fmt.Errorf("%w; a new connection found the transaction rolled back: nothing of it was committed", err)
+			case committed:
+				err = fmt.Errorf("%w; a new connection found the transaction committed, but %w", err, rerr)
+			default:
+				err = fmt.Errorf("%w; whether it was committed is unknown: %w; run 'connectdb migrate --verify' to compare the target with SQLite", err, rerr)
+			}
 			if i > 0 {
 				// Two databases cannot commit atomically together: say
 				// exactly what is in place.
@@ -208,10 +268,17 @@ func Run(ctx context.Context, jobs []Job, opts Options) (rep *Report, err error)
 		r.tx = nil
 	}
 	rep.Committed = true
+	rep.AlreadyMigrated = already == len(runs)
 	for _, r := range runs {
 		start := time.Now()
-		r.report.Warnings = append(r.report.Warnings, analyze(ctx, r, opts)...)
-		r.phase("analyze", start)
+		switch {
+		case r.already:
+		case r.lostCommit:
+			r.report.Warnings = append(r.report.Warnings, "ANALYZE was not run after the lost COMMIT; run ANALYZE on the copied tables")
+		default:
+			r.report.Warnings = append(r.report.Warnings, analyze(ctx, r, opts)...)
+			r.phase("analyze", start)
+		}
 		for _, t := range r.report.Tables {
 			rep.Bytes += t.Bytes
 		}
@@ -230,7 +297,7 @@ func analyze(ctx context.Context, r *running, opts Options) []string {
 	slices.SortFunc(tables, func(a, b TableReport) int { return cmp.Compare(b.Bytes, a.Bytes) })
 	work := make(chan string, len(tables))
 	for _, t := range tables {
-		work <- t.Table
+		work <- quoteIdent(r.report.Schema) + "." + quoteIdent(t.Table)
 	}
 	close(work)
 	conns := []*pgx.Conn{r.conn}
@@ -252,7 +319,7 @@ func analyze(ctx context.Context, r *running, opts Options) []string {
 		go func() {
 			defer wg.Done()
 			for name := range work {
-				if _, err := c.Exec(ctx, "ANALYZE "+quoteIdent(name)); err != nil {
+				if _, err := c.Exec(ctx, "ANALYZE "+name); err != nil {
 					mu.Lock()
 					warnings = append(warnings, fmt.Sprintf("ANALYZE %s failed after the commit (%v); run ANALYZE yourself", name, err))
 					mu.Unlock()
@@ -298,7 +365,11 @@ func (r *running) phase(name string, start time.Time) {
 }
 
 // prepare runs one job up to, not including, the commit.
-func prepare(ctx context.Context, r *running, opts Options) error {
+//
+// lockedBefore is true when an earlier job of the same run holds the
+// advisory lock on the same database (core and instrumentation in two
+// schemas of one database): a second session would wait for it forever.
+func prepare(ctx context.Context, r *running, opts Options, lockedBefore bool) error {
 	t := r.job.Target
 	var err error
 	r.srcs, r.plan, err = openJob(ctx, r.job, opts.Progress != nil)
@@ -314,10 +385,13 @@ func prepare(ctx context.Context, r *running, opts Options) error {
 	if err != nil {
 		return errUnreachable(err)
 	}
-	if err := acquireLock(ctx, r.conn, opts.LockKey, opts.LockTimeout, t.Database, opts.Log); err != nil {
-		return err
+	r.report.Warnings = append(r.report.Warnings[:len(r.report.Warnings):len(r.report.Warnings)], t.Warnings...) // connection setup, such as an ignored ~/.pgpass
+	if !lockedBefore {
+		if err := acquireLock(ctx, r.conn, opts.LockKey, opts.LockTimeout, t.Database, opts.Log); err != nil {
+			return err
+		}
+		r.locked = true
 	}
-	r.locked = true
 
 	var schema *string
 	var canCreate *bool
@@ -328,6 +402,10 @@ func prepare(ctx context.Context, r *running, opts Options) error {
 		return fmt.Errorf("no schema of the search_path exists in database %s; create the schema Connect uses (options=-csearch_path=...) first", t.Database)
 	}
 	r.report.Schema = *schema
+	if r.plan, err = r.plan.InSchema(*schema); err != nil {
+		return err
+	}
+	r.report.Plan = r.plan
 	if !*canCreate {
 		return fmt.Errorf("user %s cannot create tables in schema %s of database %s; grant it CREATE on the schema (or make it the owner) and run again", t.User, *schema, t.Database)
 	}
@@ -345,9 +423,64 @@ func prepare(ctx context.Context, r *running, opts Options) error {
 		return fmt.Errorf("listing existing tables in %s: %w", t.Redacted, err)
 	}
 	if len(existing) > 0 && !opts.DropExisting {
-		return &TablesExistError{Database: t.Database, Schema: *schema, Tables: existing}
+		// Empty tables: the schema Connect created itself (started once
+		// against the empty database, then stopped). Load into them.
+		empty, err := targetEmpty(ctx, r.conn, *schema, existing)
+		if err != nil {
+			return err
+		}
+		if empty {
+			if r.plan, err = planExisting(ctx, r.conn, r, *schema, existing); err != nil {
+				return err
+			}
+			r.report.Plan, r.report.ExistingSchema = r.plan, true
+			if r.tx, err = r.conn.Begin(ctx); err != nil {
+				return fmt.Errorf("starting the migration transaction: %w", err)
+			}
+			if _, err := r.tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'; SET LOCAL work_mem = '64MB'"); err != nil {
+				return fmt.Errorf("setting memory for foreign-key validation: %w", err)
+			}
+			cstart := time.Now()
+			defer r.phase("constraints", cstart)
+			return loadExisting(ctx, r, opts)
+		}
+		e := &TablesExistError{Database: t.Database, Schema: *schema, Tables: existing}
+		if len(existing) < len(r.plan.Tables) {
+			return e
+		}
+		// Every table is there: a re-run after a migration that did
+		// commit (its answer lost, say) is a success once verified.
+		cp, err := adaptToTarget(ctx, r.conn, r.plan)
+		if err != nil {
+			return err
+		}
+		trs, err := compareTables(ctx, r.conn, r.srcs, cp, opts)
+		if err != nil {
+			return err
+		}
+		for _, tr := range trs {
+			if !tr.Verified {
+				e.Difference = tr.Table + ": " + tr.Difference
+				return e
+			}
+		}
+		r.already, r.report.Tables = true, trs
+		return nil
 	}
 
+	var drop []DroppedTable
+	for _, name := range existing {
+		var n int64
+		if err := r.conn.QueryRow(ctx, "SELECT count(*) FROM "+quoteIdent(*schema)+"."+quoteIdent(name)).Scan(&n); err != nil {
+			return fmt.Errorf("counting the rows of %s before dropping it: %w", name, pgErr(err))
+		}
+		drop = append(drop, DroppedTable{Table: name, Rows: n})
+	}
+	if len(drop) > 0 && opts.ConfirmDrop != nil {
+		if err := opts.ConfirmDrop(ctx, DropPlan{Database: t.Database, Host: t.Host, Schema: *schema, Tables: drop}); err != nil {
+			return err
+		}
+	}
 	r.tx, err = r.conn.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("starting the migration transaction: %w", err)
@@ -357,11 +490,12 @@ func prepare(ctx context.Context, r *running, opts Options) error {
 	if _, err := r.tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'; SET LOCAL work_mem = '64MB'"); err != nil {
 		return fmt.Errorf("setting memory for index builds: %w", err)
 	}
-	for _, name := range existing {
-		if _, err := r.tx.Exec(ctx, "DROP TABLE IF EXISTS "+quoteIdent(name)+" CASCADE"); err != nil {
-			return fmt.Errorf("dropping the existing table %s (--drop-existing): %w", name, pgErr(err))
+	for _, d := range drop {
+		if _, err := r.tx.Exec(ctx, "DROP TABLE IF EXISTS "+quoteIdent(*schema)+"."+quoteIdent(d.Table)+" CASCADE"); err != nil {
+			return fmt.Errorf("dropping the existing table %s (--drop-all): %w", d.Table, pgErr(err))
 		}
 	}
+	r.report.Dropped = drop
 	for _, tp := range r.plan.Tables {
 		if _, err := r.tx.Exec(ctx, tp.Create); err != nil {
 			return fmt.Errorf("creating table %s: %w", tp.Table.Name, pgErr(err))
@@ -392,14 +526,14 @@ func prepare(ctx context.Context, r *running, opts Options) error {
 			continue
 		}
 		var maxID int64
-		if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT coalesce(max(%s), 0) FROM %s", quoteIdent(tp.Identity), quoteIdent(tp.Table.Name))).Scan(&maxID); err != nil {
+		if err := r.tx.QueryRow(ctx, fmt.Sprintf("SELECT coalesce(max(%s), 0) FROM %s", quoteIdent(tp.Identity), tp.QName)).Scan(&maxID); err != nil {
 			return fmt.Errorf("reading the highest id of %s: %w", tp.Table.Name, err)
 		}
 		next := max(maxID, tp.Table.Sequence) + 1
 		if next < 1 {
 			next = 1
 		}
-		if _, err := r.tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s RESTART WITH %d", quoteIdent(tp.Table.Name), quoteIdent(tp.Identity), next)); err != nil {
+		if _, err := r.tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s ALTER COLUMN %s RESTART WITH %d", tp.QName, quoteIdent(tp.Identity), next)); err != nil {
 			return fmt.Errorf("restarting the identity of %s: %w", tp.Table.Name, err)
 		}
 	}
@@ -453,4 +587,105 @@ func pgErr(err error) error {
 		return fmt.Errorf("%w (%s)", err, pe.Detail)
 	}
 	return err
+}
+
+// commitWait bounds how long resolveCommit waits for a transaction that
+// is still finishing its COMMIT (waiting for a synchronous standby, say).
+const commitWait = 2 * time.Minute
+
+// resolveCommit finds out, on a new connection, whether the transaction
+// xid whose COMMIT lost its answer was committed; when it was, it verifies
+// every table against SQLite again.
+func resolveCommit(ctx context.Context, r *running, xid int64, opts Options) (bool, error) {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitWait+opts.ConnectTimeout)
+	defer cancel()
+	conn, err := r.job.Target.Connect(cctx, opts.ConnectTimeout)
+	if err != nil {
+		return false, fmt.Errorf("no new connection could be made (%w)", err)
+	}
+	defer conn.Close(cctx)
+	var status *string
+	for {
+		if err := conn.QueryRow(cctx, "SELECT txid_status($1)", xid).Scan(&status); err != nil {
+			return false, fmt.Errorf("reading the status of transaction %d: %w", xid, err)
+		}
+		if status == nil || *status != "in progress" {
+			break
+		}
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-cctx.Done():
+			t.Stop()
+			return false, fmt.Errorf("transaction %d was still committing after %s", xid, commitWait)
+		case <-t.C:
+		}
+	}
+	if status == nil || *status != "committed" {
+		return false, nil
+	}
+	tx, err := conn.BeginTx(cctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return true, err
+	}
+	defer tx.Rollback(cctx)
+	trs, err := compareTables(cctx, tx, r.srcs, r.plan, opts)
+	if err != nil {
+		return true, fmt.Errorf("transaction %d was committed, but verifying it failed: %w", xid, err)
+	}
+	for _, tr := range trs {
+		if !tr.Verified {
+			return true, fmt.Errorf("transaction %d was committed, but table %s differs from SQLite: %s", xid, tr.Table, tr.Difference)
+		}
+	}
+	return true, nil
+}
+
+// dryRunTarget looks at the target of a dry run, read-only: when it holds
+// Connect-created, empty tables the plan becomes the load into them (and
+// mismatches are returned); when it cannot be reached the derived plan is
+// kept with a note.
+func dryRunTarget(ctx context.Context, job Job, srcs []*openSource, plan *Plan, opts Options) (*Plan, []string, string) {
+	conn, err := job.Target.Connect(ctx, opts.ConnectTimeout)
+	if err != nil {
+		return plan, nil, fmt.Sprintf("the target %s could not be reached (%v): the plan assumes an empty database", job.Target.Redacted, err)
+	}
+	defer func() {
+		cctx, cancel := cleanupCtx(ctx)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
+	var schema *string
+	if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil || schema == nil {
+		return plan, nil, "the target has no schema on its search_path: the plan assumes an empty database"
+	}
+	var names []string
+	for _, tp := range plan.Tables {
+		names = append(names, tp.Table.Name)
+	}
+	rows, err := conn.Query(ctx, `SELECT c.relname FROM pg_class c WHERE c.relnamespace = $2::regnamespace AND c.relkind IN ('r','p') AND c.relname = ANY($1) ORDER BY 1`, names, quoteIdent(*schema))
+	if err != nil {
+		return plan, nil, fmt.Sprintf("listing the target's tables failed (%v)", err)
+	}
+	existing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(existing) == 0 {
+		return plan, nil, ""
+	}
+	qp, err := plan.InSchema(*schema)
+	if err != nil {
+		return plan, nil, err.Error()
+	}
+	empty, err := targetEmpty(ctx, conn, *schema, existing)
+	if err != nil || !empty {
+		return plan, nil, fmt.Sprintf("the target already holds data in %d of these tables: the migration will verify them or refuse (see --drop-all)", len(existing))
+	}
+	r := &running{job: job, srcs: srcs, plan: qp}
+	ep, err := planExisting(ctx, conn, r, *schema, existing)
+	var sm *SchemaMismatchError
+	if errors.As(err, &sm) {
+		return plan, sm.Problems, "the target holds Connect-created tables that do not match SQLite (see the problems below)"
+	}
+	if err != nil {
+		return plan, nil, err.Error()
+	}
+	return ep, nil, ""
 }

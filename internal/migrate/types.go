@@ -15,11 +15,18 @@ const (
 	KindBoolean               // declared BOOLEAN/BOOL: 0/1
 	KindTimestamp             // declared DATETIME/TIMESTAMP: text or Unix epoch
 	KindDate                  // declared DATE: text or Unix epoch
+
+	// Kinds only for loading into an existing (Connect-created) schema.
+	KindInt4  // integer: range-checked
+	KindInt2  // smallint: range-checked
+	KindJSON  // json: text, validated, copied exactly
+	KindJSONB // jsonb: text, validated, copied in canonical form
 )
 
 // PGType is the PostgreSQL type name of k.
 func (k Kind) PGType() string {
-	return [...]string{"bigint", "text", "bytea", "double precision", "numeric", "boolean", "timestamptz", "date"}[k]
+	return [...]string{"bigint", "text", "bytea", "double precision", "numeric", "boolean", "timestamptz", "date",
+		"integer", "smallint", "json", "jsonb"}[k]
 }
 
 // String names the kind as the plan prints it.

@@ -84,6 +84,13 @@ func Detect(ctx context.Context, conn *pgx.Conn, dialledPort int, dial Dial) (Fi
 	if err != nil {
 		return Finding{}, fmt.Errorf("reading the backend's pid and port: %w", err)
 	}
+	return Observed(ctx, conn, pid, port, dialledPort, dial), nil
+}
+
+// Observed is Detect for a caller that already read pg_backend_pid() and
+// coalesce(inet_server_port(), 0) over conn, outside a transaction, in a
+// query of its own: no round trip is added unless a pooler answered.
+func Observed(ctx context.Context, conn *pgx.Conn, pid, port, dialledPort int, dial Dial) Finding {
 	f := Finding{Mode: None, BackendPID: pid, KeyPID: conn.PgConn().PID(), ServerPort: port}
 	f.Forwarded = dialledPort != 0 && port != dialledPort
 	switch {
@@ -95,23 +102,23 @@ func Detect(ctx context.Context, conn *pgx.Conn, dialledPort int, dial Dial) (Fi
 	}
 	if uint32(pid) == f.KeyPID {
 		f.Evidence = append(f.Evidence, fmt.Sprintf("the login's cancel key names backend pid %d itself: no pooler answered the login", pid))
-		return f, nil
+		return f
 	}
 	f.Pooler = true
 	f.Evidence = append(f.Evidence, fmt.Sprintf("the login's cancel key names pid %d, the backend is pid %d: a pooler answered the login", f.KeyPID, pid))
 	if dial == nil {
 		f.Mode = Unknown
-		return f, nil
+		return f
 	}
 	mode, ev, err := poolMode(ctx, conn, pid, dial)
 	f.Evidence = append(f.Evidence, ev...)
 	if err != nil {
 		f.Mode = Unknown
 		f.Evidence = append(f.Evidence, "the pool mode is unknown: "+firstLine(err))
-		return f, nil
+		return f
 	}
 	f.Mode = mode
-	return f, nil
+	return f
 }
 
 // rounds is how often the two-client test runs before a pooler is called

@@ -6,9 +6,15 @@
 // encrypts) such values in both of Connect's formats: NaCl secretbox by
 // default and AES-256-GCM when Connect runs with UseFIPSEncryption.
 //
+// FindKey finds Connect's secret key in Connect's order (--secret-key,
+// Server.EncryptionKeyFile, Server.EncryptionKey, {Server.DataDir}/db/
+// secret.key), and CiphertextShape tells, without a key, whether a value
+// has the exact structure of Connect's ciphertext.
+//
 // Resolver picks a password from, in order: --password-file, the
-// CONNECTDB_*_PASSWORD environment variables, the config file value
-// (decrypted when needed), PGPASSWORD, and the pgpass file.
+// CONNECTDB_*_PASSWORD environment variables, Connect's setting (from
+// --env-file, a CONNECT_* override or the file; decrypted when it is
+// ciphertext), PGPASSWORD, and the pgpass file.
 //
 // Secret wraps a password so that printing, formatting or JSON-encoding it
 // never shows the value; call Reveal at the point of use.

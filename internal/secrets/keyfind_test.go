@@ -234,3 +234,31 @@ func TestEnvPasswordIsNotNaggedAsPlainText(t *testing.T) {
 		t.Errorf("got %q from %q, %q, %v", got.Secret.Reveal(), got.Source, warnings, err)
 	}
 }
+
+// FuzzCiphertextShape: a value of letters and digits only is never
+// ShapeCiphertext (so a long random password never stops connectdb), and
+// whatever Encrypt makes is never ShapePlain.
+func FuzzCiphertextShape(f *testing.F) {
+	k, _, err := LoadKey("testdata/connect.key")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add("Q7hLk2PzX9aVbN4mR8sT1uW6yC3dE5fG0jH2kL4nP6qS8tV0xZ2bD4fH6jK8mN0p", false)
+	f.Add("", true)
+	f.Fuzz(func(t *testing.T, s string, fips bool) {
+		shape := CiphertextShape(s)
+		if strings.Trim(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") == "" && shape == ShapeCiphertext {
+			t.Fatalf("alphanumeric %q counted as ciphertext", s)
+		}
+		enc, err := k.Encrypt(s, fips)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if CiphertextShape(enc) == ShapePlain {
+			t.Fatalf("Encrypt(%q, %v) = %q has shape plain", s, fips, enc)
+		}
+		if p, err := k.Decrypt(enc); err != nil || p != s {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}

@@ -278,6 +278,16 @@ func (s *Snapshot) Count(ctx context.Context, table string) (int64, error) {
 	return n, nil
 }
 
+// MaxText returns max(column) of table as text, "" when the table is empty.
+func (s *Snapshot) MaxText(ctx context.Context, table, column string) (string, error) {
+	var v sql.NullString
+	err := s.conn.QueryRowContext(ctx, "SELECT CAST(max("+QuoteIdent(column)+") AS TEXT) FROM "+QuoteIdent(table)).Scan(&v)
+	if err != nil {
+		return "", readError(s.path, "table "+table, err)
+	}
+	return v.String, nil
+}
+
 // Rows streams the rows of a table in storage order. Each row's values
 // are exactly SQLite's: nil, int64, float64, string (TEXT, possibly invalid
 // UTF-8) or []byte. The row identity (rowid, or the primary key of a

@@ -57,6 +57,17 @@ func resolveURL(t *testing.T, rawURL string, env map[string]string) *Target {
 	return set.Primary
 }
 
+// connectReport connects to tg, closes the connection and returns its report.
+func connectReport(t *testing.T, tg *Target) Connection {
+	t.Helper()
+	c, err := tg.Connect(context.Background(), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close(context.Background())
+	return tg.Connection()
+}
+
 func connectErr(t *testing.T, tg *Target) *ConnectError {
 	t.Helper()
 	c, err := tg.Connect(context.Background(), 10*time.Second)
@@ -179,12 +190,7 @@ func TestMultiHost(t *testing.T) {
 	down := closedPort(t)
 	u := fmt.Sprintf("postgres://%s@127.0.0.1:%d,localhost:%d/%s?sslmode=require", role, down, srv.Port, db)
 	tg := resolveURL(t, u, map[string]string{"CONNECTDB_POSTGRES_PASSWORD": sentinel})
-	c, err := tg.Connect(context.Background(), 10*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Close(context.Background())
-	conn := tg.Connection()
+	conn := connectReport(t, tg)
 	wantHost := fmt.Sprintf("localhost:%d (127.0.0.1)", srv.Port)
 	if conn.Host != wantHost || !conn.Encrypted {
 		t.Errorf("reached %q (encrypted %v), want %q", conn.Host, conn.Encrypted, wantHost)
@@ -226,12 +232,7 @@ func TestUnixSocketForms(t *testing.T) {
 			if tg.Host != srv.SocketDir {
 				t.Errorf("host = %q, want %q", tg.Host, srv.SocketDir)
 			}
-			c, err := tg.Connect(context.Background(), 10*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Close(context.Background())
-			conn := tg.Connection()
+			conn := connectReport(t, tg)
 			if conn.Host != filepath.Join(srv.SocketDir, ".s.PGSQL."+strconv.Itoa(srv.Port)) {
 				t.Errorf("reached %q", conn.Host)
 			}
@@ -262,12 +263,7 @@ func TestTLSReport(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tg := resolveURL(t, tt.url, env)
-			c, err := tg.Connect(context.Background(), 10*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Close(context.Background())
-			conn := tg.Connection()
+			conn := connectReport(t, tg)
 			if conn.Encrypted != tt.encrypted || !strings.HasPrefix(conn.TLS, tt.tls) {
 				t.Errorf("tls = %q (encrypted %v), want %q", conn.TLS, conn.Encrypted, tt.tls)
 			}
@@ -275,5 +271,31 @@ func TestTLSReport(t *testing.T) {
 				t.Errorf("password = %q", conn.Password)
 			}
 		})
+	}
+}
+
+// TestPasswordSourceFromConfigFile: a password decrypted from the config
+// names the file and line it was set on.
+func TestPasswordSourceFromConfigFile(t *testing.T) {
+	keyPath, key := testKey(t)
+	role := srv.NewRole(t, sentinel)
+	db := srv.NewDatabase(t, role)
+	enc, err := key.Encrypt(sentinel, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "rstudio-connect.gcfg")
+	text := fmt.Sprintf("; Connect\n[Database]\nProvider = postgres\n\n[Postgres]\nURL = %q\nPassword = %s\n", noPasswordURL(role, db, "sslrootcert="+srv.CACertFile), enc)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := factory(t, "", map[string]string{"PGPASSWORD": "wrong"})
+	f.Globals.ConfigPath, f.Globals.ConfigExplicit, f.Globals.SecretKey = path, true, keyPath
+	set, err := Resolve(context.Background(), f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn := connectReport(t, set.Primary); conn.Password != "from "+path+":7 (decrypted)" {
+		t.Errorf("password = %q", conn.Password)
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestLibpqEnvironment: with no --url and no Connect config, PG* variables
@@ -47,12 +46,7 @@ func TestLibpqEnvironment(t *testing.T) {
 			if p.Source != tt.wantSource {
 				t.Errorf("source = %q, want %q", p.Source, tt.wantSource)
 			}
-			c, err := p.Connect(context.Background(), 10*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c.Close(context.Background())
-			conn := p.Connection()
+			conn := connectReport(t, p)
 			if !strings.HasPrefix(conn.TLS, tt.wantTLS) || conn.Password != tt.wantPW {
 				t.Errorf("tls %q, password %q; want %q, %q", conn.TLS, conn.Password, tt.wantTLS, tt.wantPW)
 			}

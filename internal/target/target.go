@@ -271,7 +271,7 @@ func (t *Target) Connect(ctx context.Context, timeout time.Duration) (*pgx.Conn,
 		ec := t.errContext()
 		t.failed(err, ec)
 		return nil, &ConnectError{Kind: t.Kind, Redacted: t.Redacted, Err: err,
-			Cause: connerr.ClassifyFor(err, ec), Hosts: t.Connection().FailedHosts}
+			Cause: connerr.ClassifyFor(err, ec), Hosts: t.Connection().FailedHosts, Warnings: t.Warnings}
 	}
 	t.describe(c, &d)
 	return c, nil
@@ -296,7 +296,10 @@ type ConnectError struct {
 	// Hosts lists each host tried and why it failed, when the URL names
 	// more than one or pgx tried one twice.
 	Hosts []HostFailure
-	Err   error
+	// Warnings are the target's connection-setup warnings, such as a
+	// password file that was ignored: they often explain the failure.
+	Warnings []string
+	Err      error
 }
 
 func (e *ConnectError) Error() string {
@@ -308,8 +311,12 @@ func (e *ConnectError) Error() string {
 		}
 		raw = "tried " + strings.Join(hs, "; ")
 	}
-	return fmt.Sprintf("cannot connect to the %s database %s: %s %s (%s)", e.Kind, e.Redacted,
-		strings.TrimSpace(e.Cause.Summary), strings.TrimSpace(e.Cause.Remedy), raw)
+	also := ""
+	if len(e.Warnings) > 0 {
+		also = " Also: " + strings.Join(e.Warnings, "; ") + "."
+	}
+	return fmt.Sprintf("cannot connect to the %s database %s: %s %s (%s)%s", e.Kind, e.Redacted,
+		strings.TrimSpace(e.Cause.Summary), strings.TrimSpace(e.Cause.Remedy), raw, also)
 }
 
 func (e *ConnectError) Unwrap() error { return e.Err }

@@ -122,7 +122,8 @@ func run(bin string) error {
 		{"releasing it", []string{"release-locks", "--config", good, "--lock-id", fmt.Sprint(demoLockID), "--yes"}},
 		{"a config with the usual mistakes", []string{"check", "--config", bad}},
 		{"moving a SQLite Connect database into PostgreSQL: verified, all or nothing", []string{"migrate", "--config", moving}},
-		{"running it again: the tables exist, so nothing is touched", []string{"migrate", "--config", moving}},
+		{"running it again: already migrated and verified, so nothing is written", []string{"migrate", "--config", moving}},
+		{"proving later that PostgreSQL still matches SQLite (read-only)", []string{"migrate", "--verify", "--config", moving}},
 		{"repairing its URL", []string{"encode-url", "--check", "postgres://readonly:" + password + "@db.example.com/connect"}},
 	}
 	for _, s := range steps {

@@ -94,7 +94,7 @@ func TestConnectHostEnvOnlyPassword(t *testing.T) {
 		t.Run(via, func(t *testing.T) {
 			env := map[string]string{}
 			var g cmdutil.Globals
-			want := "from CONNECT_POSTGRES_PASSWORD"
+			want := "CONNECT_POSTGRES_PASSWORD"
 			if via == "environment" {
 				env["CONNECT_POSTGRES_PASSWORD"] = sentinel
 			} else {
@@ -103,7 +103,7 @@ func TestConnectHostEnvOnlyPassword(t *testing.T) {
 				if err := os.WriteFile(g.EnvFile, []byte("# Connect's environment\nCONNECT_POSTGRES_PASSWORD=\""+sentinel+"\"\n"), 0o600); err != nil {
 					t.Fatal(err)
 				}
-				want = "from --env-file " + g.EnvFile + ":2"
+				want = "--env-file " + g.EnvFile + ":2"
 			}
 			text, js, stderr, code := runHost(t, root, g, env)
 			if code != 0 {
@@ -195,13 +195,13 @@ func TestConnectHostDefaultKey(t *testing.T) {
 func TestUsageErrorWins(t *testing.T) {
 	role := srv.NewRole(t, "pw")
 	db := srv.NewDatabase(t, role)
-	cfg := writeConfig(t, "[Database]\nProvider = postgres\nMaxIdleConnections = 0\n[Postgres]\nURL = \""+srv.URL(role, "", db)+"\"\nPassword = \"{$}\"\nInstrumentationURL = \"postgres://x:{$}@h/d\"\n")
+	cfg := writeConfig(t, "[Server]\nDataDir = /srv/connect#data\n[Database]\nProvider = postgres\n[Postgres]\nURL = \""+srv.URL(role, "", db)+"\"\n")
 	opts, out := newOpts(t, cmdutil.Globals{ConfigPath: cfg, ConfigExplicit: true, PasswordFile: filepath.Join(t.TempDir(), "missing")}, nil)
 	err := runCheck(context.Background(), opts)
 	if cmdutil.ExitCode(err) != cmdutil.ExitUsage || !strings.Contains(err.Error(), "password file") {
 		t.Fatalf("exit %d (%v)\n%s", cmdutil.ExitCode(err), err, out)
 	}
-	if !strings.Contains(out.String(), "FAIL url.placeholder") {
+	if !strings.Contains(out.String(), "FAIL config.inline-comment") {
 		t.Errorf("the report with the failing check is not shown:\n%s", out)
 	}
 }

@@ -399,7 +399,7 @@ func (o *EncodeURLOptions) build(password string) (*buildResult, error) {
 		fmt.Fprintf(&b, "%s = %s\n", pwKey, enc)
 	default:
 		fmt.Fprintf(&b, "; Replace the placeholder with the password encrypted by Connect's secret key: run\n")
-		fmt.Fprintf(&b, "; `rscadmin configure --encrypt-config-value` and paste its output, or run this command\n")
+		fmt.Fprintf(&b, "; `rscadmin encrypt-config-value` and paste its output, or run this command\n")
 		fmt.Fprintf(&b, "; again with --secret-key PATH. Do not percent-encode the password.\n")
 		fmt.Fprintf(&b, "%s = <encrypted, Base64-encoded password value>\n", pwKey)
 	}

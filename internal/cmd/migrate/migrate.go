@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -40,7 +41,9 @@ type MigrateOptions struct {
 	SQLiteInstrumentation string
 	Data                  string // core, instrumentation or all
 	DryRun                bool
-	DropExisting          bool
+	Verify                bool
+	DropAll               bool
+	Yes                   bool
 	StripNUL              bool
 	LockTimeout           time.Duration
 	LockID                string
@@ -52,8 +55,9 @@ func NewCmdMigrate(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Copy Connect's SQLite databases into PostgreSQL, verified and all-or-nothing",
-		Long: `Copy the SQLite database Connect uses (and with --data the instrumentation
-database) into PostgreSQL. Run it while Connect is stopped.
+		Long: `Copy the SQLite databases Connect uses (core and, when its file exists,
+instrumentation; --data picks one) into PostgreSQL. Run it while Connect is
+stopped. --verify compares an earlier migration with SQLite, read-only.
 
 The PostgreSQL schema is derived from SQLite's: INTEGER becomes bigint, TEXT
 text, BLOB bytea, REAL double precision, NUMERIC numeric; columns declared
@@ -61,15 +65,24 @@ BOOLEAN, DATETIME/TIMESTAMP and DATE become boolean, timestamptz and date.
 Rows are streamed with COPY in one transaction per target database; keys,
 indexes and foreign keys follow the data; every table's row count and
 checksum are compared with SQLite before anything is committed. A value that
-cannot be copied unchanged stops the run with its table, row and column.`,
+cannot be copied unchanged stops the run with its table, row and column.
+
+When the target already holds Connect's own tables, empty (Connect was
+started once against the empty database, then stopped), the data is loaded
+into them instead: columns matched by name, values converted to each
+column's type, the target's keys and defaults kept. --dry-run with a target
+shows that mapping. A re-run onto a complete, verified copy writes nothing.`,
 		Example: `  # See the schema, the row counts and any bad data; writes nothing
   connectdb migrate --dry-run
 
-  # Migrate the core database named by the Connect config
+  # Migrate both databases named by the Connect config
   connectdb migrate --config /etc/rstudio-connect/rstudio-connect.gcfg
 
+  # Later: prove PostgreSQL still matches the SQLite files (read-only)
+  connectdb migrate --verify --config /etc/rstudio-connect/rstudio-connect.gcfg
+
   # Both databases, explicit files and URL, JSON report
-  connectdb migrate --data all --sqlite /backup/connect.db \
+  connectdb migrate --sqlite /backup/connect.db \
     --sqlite-instrumentation /backup/instrumentation.db \
     --url "postgres://connect@db.example.com/connect" --output json`,
 		Args: cobra.NoArgs,
@@ -80,9 +93,12 @@ cannot be copied unchanged stops the run with its table, row and column.`,
 	fl := cmd.Flags()
 	fl.StringVar(&opts.SQLite, "sqlite", "", "core SQLite database (default {SQLite.Dir}/"+CoreFile+")")
 	fl.StringVar(&opts.SQLiteInstrumentation, "sqlite-instrumentation", "", "instrumentation SQLite database (default {SQLite.Dir}/"+InstrumentationFile+")")
-	fl.StringVar(&opts.Data, "data", "core", "what to migrate: core, instrumentation or all")
+	fl.StringVar(&opts.Data, "data", "all", "what to migrate: all (core and, when its file exists, instrumentation), core or instrumentation")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the plan, row counts and bad data; write nothing")
-	fl.BoolVar(&opts.DropExisting, "drop-existing", false, "drop target tables that already exist (inside the migration transaction)")
+	fl.BoolVar(&opts.Verify, "verify", false, "only compare an earlier migration's PostgreSQL tables with SQLite (read-only, no lock); exit 1 when they differ")
+	fl.BoolVar(&opts.DropAll, "drop-all", false, "drop the target tables that already exist, inside the migration transaction (asks on a terminal; needs --yes otherwise)")
+	fl.BoolVar(&opts.DropAll, "drop-existing", false, "alias of --drop-all")
+	fl.BoolVar(&opts.Yes, "yes", false, "do not ask before --drop-all drops tables")
 	fl.BoolVar(&opts.StripNUL, "strip-nul", false, "remove NUL bytes from text (PostgreSQL cannot store them) instead of stopping")
 	fl.DurationVar(&opts.LockTimeout, "lock-timeout", 5*time.Minute, "how long to wait for the advisory lock")
 	fl.StringVar(&opts.LockID, "lock-id", "", "advisory lock id, bigint or a,b (env CONNECTDB_LOCK_ID; default connectdb's migrate key)")
@@ -117,6 +133,14 @@ func runMigrate(ctx context.Context, opts *MigrateOptions) error {
 		return cmdutil.Usagef("--data %q is not known; use core, instrumentation or all", opts.Data)
 	}
 
+	if opts.Verify && (opts.DryRun || opts.DropAll) {
+		return cmdutil.Usagef("--verify only reads: it cannot be combined with --dry-run or --drop-all")
+	}
+	interactive := f.IO.IsStdinTTY() && f.IO.IsStderrTTY()
+	if opts.DropAll && !opts.DryRun && !opts.Yes && !interactive {
+		return cmdutil.Usagef("--drop-all drops the target's existing tables and there is no terminal to confirm it on; check the target (connectdb migrate --dry-run), then add --yes")
+	}
+
 	set, cfg, err := resolveTargets(ctx, f, opts)
 	if err != nil {
 		return err
@@ -125,15 +149,30 @@ func runMigrate(ctx context.Context, opts *MigrateOptions) error {
 	if err != nil {
 		return err
 	}
+	// With --data all, a missing instrumentation file is a note: Connect
+	// may not have written one yet.
+	instrOptional := opts.Data == "all" && opts.SQLiteInstrumentation == ""
 	instr, err := sourcePath(cfg, opts.SQLiteInstrumentation, "--sqlite-instrumentation", InstrumentationFile, wantInstr)
+	var notes []string
 	if err != nil {
-		return err
+		p := defaultPath(cfg, InstrumentationFile)
+		if _, serr := os.Stat(p); !instrOptional || !errors.Is(serr, fs.ErrNotExist) {
+			return err
+		}
+		notes = append(notes, fmt.Sprintf("no instrumentation database at %s: only the core database is copied (pass --sqlite-instrumentation PATH if it is elsewhere)", p))
+		instr = ""
+	}
+	for _, n := range notes {
+		fmt.Fprintf(f.IO.ErrOut, "note: %s\n", n)
 	}
 	jobs := buildJobs(set, core, instr)
 
 	mopts := migrate.Options{
-		DropExisting: opts.DropExisting, StripNUL: opts.StripNUL, LockKey: key,
+		DropExisting: opts.DropAll, StripNUL: opts.StripNUL, LockKey: key,
 		LockTimeout: opts.LockTimeout, ConnectTimeout: f.Globals.Timeout, Log: f.IO.ErrOut,
+	}
+	if opts.DropAll && !opts.Yes {
+		mopts.ConfirmDrop = func(ctx context.Context, d migrate.DropPlan) error { return confirmDrop(f, d) }
 	}
 	if f.IO.IsStderrTTY() {
 		mopts.Progress = newBars(f.IO.ErrOut)
@@ -161,6 +200,27 @@ func runMigrate(ctx context.Context, opts *MigrateOptions) error {
 	if set == nil {
 		return cmdutil.Usagef("no PostgreSQL URL: set Postgres.URL in the Connect config or pass --url URL")
 	}
+	if opts.Verify {
+		rep, err := migrate.Verify(ctx, jobs, mopts)
+		if err != nil {
+			return classify(err)
+		}
+		rep.Notes = notes
+		if f.JSON() {
+			if err := cmdutil.WriteJSON(f.IO.Out, rep); err != nil {
+				return err
+			}
+		} else {
+			printVerify(f.IO.Out, rep)
+		}
+		if rep.Differences > 0 {
+			if f.JSON() {
+				return cmdutil.ErrSilent
+			}
+			return cmdutil.Findings("%d tables differ between SQLite and PostgreSQL; see the list above", rep.Differences)
+		}
+		return nil
+	}
 	if given == nil {
 		fmt.Fprintf(f.IO.ErrOut, "using connectdb's migrate advisory lock %s (Connect's own upgrade lock id is not documented; pass --lock-id to use it)\n", key)
 	}
@@ -168,6 +228,7 @@ func runMigrate(ctx context.Context, opts *MigrateOptions) error {
 	if err != nil {
 		return classify(err)
 	}
+	rep.Notes = notes
 	if f.JSON() {
 		return cmdutil.WriteJSON(f.IO.Out, rep)
 	}
@@ -180,7 +241,14 @@ func runMigrate(ctx context.Context, opts *MigrateOptions) error {
 func resolveTargets(ctx context.Context, f *cmdutil.Factory, opts *MigrateOptions) (*target.Set, *config.Config, error) {
 	cfg, err := target.LoadConfig(f)
 	if err != nil {
-		if !opts.DryRun || f.Globals.URL != "" {
+		// A dry run plans without a config only when none was asked for
+		// and the default file is absent: an explicit --config that is
+		// missing, unreadable or malformed fails as in every command.
+		g := f.Globals
+		if !opts.DryRun || g.URL != "" || g.ConfigExplicit || g.ConfigPath == "-" {
+			return nil, nil, err
+		}
+		if _, serr := os.Stat(g.ConfigPath); !errors.Is(serr, fs.ErrNotExist) {
 			return nil, nil, err
 		}
 		cfg = config.Default()
@@ -201,19 +269,46 @@ func sourcePath(cfg *config.Config, flagValue, flagName, file string, want bool)
 	}
 	p := flagValue
 	if p == "" {
-		dir := cfg.SQLite.Dir
-		if dir == "" {
-			dir = filepath.Join(cfg.Server.DataDir, "db")
-		}
-		p = filepath.Join(dir, file)
+		p = defaultPath(cfg, file)
 	}
-	if _, err := os.Stat(p); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", cmdutil.Usagef("no SQLite database at %s; pass %s PATH or set SQLite.Dir in the Connect config", p, flagName)
-		}
-		return "", cmdutil.Usagef("cannot read the SQLite database %s: %v", p, err)
+	if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+		return "", cmdutil.Usagef("no SQLite database at %s; pass %s PATH or set SQLite.Dir in the Connect config", p, flagName)
+	}
+	if err := sqlitesrc.CheckFile(p); err != nil {
+		return "", cmdutil.Usagef("%s: %w", flagName, err)
 	}
 	return p, nil
+}
+
+// defaultPath is file in the Connect config's SQLite.Dir.
+func defaultPath(cfg *config.Config, file string) string {
+	dir := cfg.SQLite.Dir
+	if dir == "" {
+		dir = filepath.Join(cfg.Server.DataDir, "db")
+	}
+	return filepath.Join(dir, file)
+}
+
+// confirmDrop lists what --drop-all is about to drop and asks for the
+// database name to be typed on the terminal.
+func confirmDrop(f *cmdutil.Factory, d migrate.DropPlan) error {
+	w := f.IO.ErrOut
+	var total int64
+	for _, t := range d.Tables {
+		total += t.Rows
+	}
+	fmt.Fprintf(w, "--drop-all will drop %d tables (%s rows) in schema %s of database %s on %s:\n", len(d.Tables), humanize.Comma(total), d.Schema, d.Database, d.Host)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	for _, t := range d.Tables {
+		fmt.Fprintf(tw, "  %s\t%s rows\t\n", t.Table, humanize.Comma(t.Rows))
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "Type the database name (%s) to drop them, anything else to stop: ", d.Database)
+	line, _ := bufio.NewReader(f.IO.In).ReadString('\n')
+	if strings.TrimSpace(line) != d.Database {
+		return cmdutil.Findings("not confirmed: nothing was dropped or written")
+	}
+	return nil
 }
 
 // buildJobs groups the sources by target database: when the instrumentation
@@ -249,12 +344,10 @@ func classify(err error) error {
 	if errors.As(err, &ee) {
 		return err
 	}
-	var inUse *sqlitesrc.InUseError
-	switch {
-	case errors.As(err, &inUse):
-		return cmdutil.Findings("%v", err)
+	if errors.Is(err, sqlitesrc.ErrBadInput) {
+		return cmdutil.UsageError(err)
 	}
-	return cmdutil.Findings("%v", err)
+	return cmdutil.Findings("%w", err)
 }
 
 func printDryRun(w io.Writer, rep *migrate.Report) {
@@ -291,6 +384,10 @@ func printDryRun(w io.Writer, rep *migrate.Report) {
 	}
 	fmt.Fprintf(w, "\nValues that will not convert (%d%s):\n", len(rep.Problems), moreNote(len(rep.Problems)))
 	for _, p := range rep.Problems {
+		if p.Table == "" {
+			fmt.Fprintf(w, "  %s: %s\n", p.Source, p.Reason)
+			continue
+		}
 		col := ""
 		if p.Column != "" {
 			col = ", column " + p.Column
@@ -306,14 +403,68 @@ func moreNote(n int) string {
 	return ""
 }
 
-func printReport(w io.Writer, rep *migrate.Report) {
+func sourceList(db migrate.DatabaseReport) string {
+	var srcs []string
+	for _, s := range db.Sources {
+		srcs = append(srcs, fmt.Sprintf("%s (%s)", s.Label, s.Path))
+	}
+	return strings.Join(srcs, " and ")
+}
+
+func printVerify(w io.Writer, rep *migrate.Report) {
 	tables := 0
 	for _, db := range rep.Databases {
-		var srcs []string
-		for _, s := range db.Sources {
-			srcs = append(srcs, fmt.Sprintf("%s (%s)", s.Label, s.Path))
+		fmt.Fprintf(w, "Compared %s with %s, schema %s (read-only):\n", sourceList(db), db.Target, db.Schema)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  TABLE\tSQLITE ROWS\tPOSTGRESQL ROWS\tRESULT\t")
+		for _, t := range db.Tables {
+			pg := "-"
+			if t.PostgresRows != nil {
+				pg = humanize.Comma(*t.PostgresRows)
+			}
+			result := "equal (checksum " + t.Checksum + ")"
+			if !t.Verified {
+				result = "DIFFERS: " + t.Difference
+			}
+			fmt.Fprintf(tw, "  %s.%s\t%s\t%s\t%s\t\n", t.Source, t.Table, humanize.Comma(t.Rows), pg, result)
+			tables++
 		}
-		fmt.Fprintf(w, "Migrated %s into %s, schema %s:\n", strings.Join(srcs, " and "), db.Target, db.Schema)
+		tw.Flush()
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	if rep.Differences == 0 {
+		fmt.Fprintf(w, "\n%d tables, %s rows: PostgreSQL matches SQLite.\n", tables, humanize.Comma(rep.Rows))
+		return
+	}
+	fmt.Fprintf(w, "\n%d of %d tables differ from SQLite.\n", rep.Differences, tables)
+}
+
+func printReport(w io.Writer, rep *migrate.Report) {
+	tables := 0
+	if rep.AlreadyMigrated {
+		for _, db := range rep.Databases {
+			tables += len(db.Tables)
+			fmt.Fprintf(w, "%s already holds %s: every table verified equal to SQLite.\n", db.Target, sourceList(db))
+		}
+		fmt.Fprintf(w, "\n%d tables, %s rows already migrated and verified; nothing was written.\n", tables, humanize.Comma(rep.Rows))
+		fmt.Fprintln(w, "Next: set Database.Provider = postgres in the Connect config, start Connect, then run 'connectdb check'.")
+		return
+	}
+	for _, db := range rep.Databases {
+		into := "schema " + db.Schema
+		if db.ExistingSchema {
+			into = "the existing (Connect-created) tables of schema " + db.Schema
+		}
+		fmt.Fprintf(w, "Migrated %s into %s, %s:\n", sourceList(db), db.Target, into)
+		if len(db.Dropped) > 0 {
+			var names []string
+			for _, d := range db.Dropped {
+				names = append(names, fmt.Sprintf("%s (%s rows)", d.Table, humanize.Comma(d.Rows)))
+			}
+			fmt.Fprintf(w, "  dropped first (--drop-all): %s\n", strings.Join(names, ", "))
+		}
 		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "  TABLE\tROWS\tBYTES\tTIME\tCHECKSUM\t")
 		for _, t := range db.Tables {
@@ -337,7 +488,14 @@ func printReport(w io.Writer, rep *migrate.Report) {
 	if rep.Seconds > 0 {
 		rate = float64(rep.Rows) / rep.Seconds
 	}
-	fmt.Fprintf(w, "\n%d tables, %s rows, %s in %.1fs (%s rows/s): verified and committed; advisory lock %s released.\n",
-		tables, humanize.Comma(rep.Rows), humanize.Bytes(uint64(rep.Bytes)), rep.Seconds, humanize.Comma(int64(rate)), rep.LockID)
+	for _, n := range rep.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	how := "verified and committed"
+	if rep.CommitRecovered {
+		how = "committed and verified (the COMMIT's answer was lost; a new connection found it committed)"
+	}
+	fmt.Fprintf(w, "\n%d tables, %s rows, %s in %.1fs (%s rows/s): %s; advisory lock %s released.\n",
+		tables, humanize.Comma(rep.Rows), humanize.Bytes(uint64(rep.Bytes)), rep.Seconds, humanize.Comma(int64(rate)), how, rep.LockID)
 	fmt.Fprintln(w, "Next: set Database.Provider = postgres in the Connect config, start Connect, then run 'connectdb check'.")
 }

@@ -60,7 +60,7 @@ func TestDryRunGolden(t *testing.T) {
 }
 
 func TestMigrateTextAndJSON(t *testing.T) {
-	url, _ := newTarget(t)
+	url, db := newTarget(t)
 	opts, out, errOut := newOpts(t, url)
 	opts.SQLite = gen(t, 2000)
 	if err := runMigrate(context.Background(), opts); err != nil {
@@ -77,16 +77,22 @@ func TestMigrateTextAndJSON(t *testing.T) {
 	if strings.Contains(errOut.String(), "rows/s") {
 		t.Errorf("progress bars on a stderr that is not a terminal: %q", errOut)
 	}
-	// Second run: refused, exit 1, nothing printed on stdout.
+	// Second run onto the complete target: verified, nothing written, exit 0.
 	opts2, out2, _ := newOpts(t, url)
 	opts2.SQLite = opts.SQLite
+	if err := runMigrate(context.Background(), opts2); err != nil || !strings.Contains(out2.String(), "already migrated and verified; nothing was written") {
+		t.Fatalf("second run = %v\n%s", err, out2)
+	}
+	// A changed target is refused, exit 1, naming the first differing row.
+	srv.MustExec(t, db, "UPDATE users SET email = 'x' WHERE id = 2")
+	out2.Reset()
 	opts2.F.Globals.Output = "json"
 	err := runMigrate(context.Background(), opts2)
-	if cmdutil.ExitCode(err) != cmdutil.ExitFindings || !strings.Contains(err.Error(), "--drop-existing") {
-		t.Fatalf("second run = %v", err)
+	if cmdutil.ExitCode(err) != cmdutil.ExitFindings || !strings.Contains(err.Error(), "--drop-all") || !strings.Contains(err.Error(), "the row with id=2 has other values") {
+		t.Fatalf("run onto a changed target = %v", err)
 	}
 	// --drop-existing with JSON output.
-	opts2.DropExisting = true
+	opts2.DropAll, opts2.Yes = true, true
 	out2.Reset()
 	if err := runMigrate(context.Background(), opts2); err != nil {
 		t.Fatal(err)
@@ -234,7 +240,7 @@ func TestPathsFromConfig(t *testing.T) {
 			}
 			opts, out, _ := newOpts(t, "")
 			opts.F.Globals.ConfigPath, opts.F.Globals.ConfigExplicit = cfg, true
-			opts.DropExisting = true
+			opts.DropAll, opts.Yes = true, true
 			if err := runMigrate(context.Background(), opts); err != nil {
 				t.Fatal(err)
 			}

@@ -76,7 +76,7 @@ PostgreSQL, and size connection pools for a cluster.`,
 }
 
 // targetGlobals are the global flags that choose and reach the database.
-var targetGlobals = []string{"config", "url", "secret-key", "password-file", "azure-authority-host", "timeout"}
+var targetGlobals = []string{"config", "env-file", "url", "secret-key", "password-file", "azure-authority-host", "timeout"}
 
 // honours lists the global flags each command reads; its help shows only
 // these (see docs/global-flags.md).

@@ -14,11 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/connectdb/connectdb/internal/cmdutil"
 	"github.com/connectdb/connectdb/internal/iostreams"
 	"github.com/connectdb/connectdb/internal/locks"
+	"github.com/connectdb/connectdb/internal/pooler"
 	"github.com/connectdb/connectdb/internal/target"
 )
 
@@ -128,6 +130,7 @@ func runShowLocks(ctx context.Context, opts *ShowLocksOptions) error {
 		return cmdutil.Unreachable(err)
 	}
 	defer conn.Close(context.Background())
+	poolerNote := transactionPoolerNote(ctx, conn, t, f.Globals.Timeout)
 
 	for {
 		qctx, cancel := context.WithTimeout(ctx, f.Globals.Timeout)
@@ -142,6 +145,9 @@ func runShowLocks(ctx context.Context, opts *ShowLocksOptions) error {
 		rep := locks.BuildReport(snap, id, idSource, connectUser, opts.StuckAfter)
 		rep.Target = t.Redacted
 		rep.Notes = append(rep.Notes, t.Connection().Notes()...)
+		if poolerNote != "" {
+			rep.Notes = append(rep.Notes, poolerNote)
+		}
 		if nagios {
 			return writeNagios(f.IO.Out, rep, opts)
 		}
@@ -182,7 +188,11 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 	if opts.Watch > 0 && io.IsStdoutTTY() {
 		fmt.Fprint(w, "\033[H\033[2J")
 	}
-	Text(w, io.ColorScheme(), rep, opts.FullQuery, target.HintFlags(opts.F.Globals))
+	hint := target.HintFlags(opts.F.Globals)
+	if opts.StuckAfter != locks.DefaultStuckAfter { // release-locks judges "stuck" the same way
+		hint = strings.TrimSpace(hint + " --stuck-after " + opts.StuckAfter.String())
+	}
+	Text(w, io.ColorScheme(), rep, opts.FullQuery, hint)
 	if opts.Watch > 0 {
 		fmt.Fprintf(w, "\nRefreshing every %s at %s; press Ctrl-C to stop.\n", opts.Watch, rep.ServerTime.Format("15:04:05 UTC"))
 	}
@@ -343,10 +353,6 @@ func Text(w io.Writer, cs *iostreams.ColorScheme, rep *locks.Report, fullQuery b
 				}
 				hint := append([]string{"connectdb release-locks"}, targetFlags...)
 				hint = append(hint, fmt.Sprintf("--lock-id %s --pid %d", id, first.PID))
-				if rep.StuckAfter > 0 && rep.StuckAfter != locks.DefaultStuckAfter {
-					// release-locks must judge the holder as this report did.
-					hint = append(hint, "--stuck-after "+rep.StuckAfter.String())
-				}
 				fmt.Fprintf(w, "  next: %s   (a dry run; add --yes to act)\n", strings.Join(slices.DeleteFunc(hint, func(s string) bool { return s == "" }), " "))
 			}
 		}
@@ -513,3 +519,20 @@ func app(a string) string {
 }
 
 func pidStr(p int32) string { return fmt.Sprint(p) }
+
+// transactionPoolerNote says, when show-locks reached PostgreSQL through a
+// transaction-mode pooler (internal/pooler), that a lock's holder may be a
+// pooled server connection that no client owns; "" otherwise.
+func transactionPoolerNote(ctx context.Context, conn *pgx.Conn, t *target.Target, timeout time.Duration) string {
+	qctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	port := t.Port
+	if strings.HasPrefix(t.Host, "/") {
+		port = 0
+	}
+	f, err := pooler.Detect(qctx, conn, port, func(ctx context.Context) (*pgx.Conn, error) { return t.Connect(ctx, timeout) })
+	if err != nil || f.Mode != pooler.Transaction {
+		return ""
+	}
+	return "connectdb reached PostgreSQL through a transaction-mode pooler: a session-level advisory lock taken through it stays on a pooled server connection after the client's transaction ends, so a holder may be a connection no client owns; ask the pooler which client used it (PgBouncer: SHOW CLIENTS, SHOW SERVERS) before releasing"
+}

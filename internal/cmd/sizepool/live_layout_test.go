@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/connectdb/connectdb/internal/pool"
@@ -36,5 +37,24 @@ func TestLiveTwoSchemasOneDatabase(t *testing.T) {
 	}
 	if r.code != 0 || !rep.Evaluation.Fits {
 		t.Errorf("exit %d (%v): %+v", r.code, r.err, rep.Evaluation)
+	}
+}
+
+// TestLiveSameServerUnderAnotherName: an InstrumentationURL that names the
+// primary's server differently (localhost for 127.0.0.1) still shares its
+// max_connections: size-pool asks both servers who they are.
+func TestLiveSameServerUnderAnotherName(t *testing.T) {
+	c := startCluster(t)
+	waitForSessionsToEnd(t, c.connectRole, "connectdb%")
+	opts := newOptions(t)
+	opts.F.Globals.URL = c.url
+	opts.F.Globals.InstrumentationURL = strings.Replace(srv.URL(c.connectRole, sentinel, "postgres", "sslmode=disable"), "127.0.0.1", "localhost", 1)
+	opts.Nodes, opts.MaxOpen, opts.MaxIdle = 1, 2, 2
+	rep, _ := liveJSON(t, opts, "nodes", "max-open", "max-idle")
+	if rep.Instrumentation != string(pool.MetricsSame) || !strings.Contains(rep.InstrumentWhy, "reaches the same PostgreSQL") {
+		t.Fatalf("instrumentation %s (%s), want same", rep.Instrumentation, rep.InstrumentWhy)
+	}
+	if rep.Evaluation.WorstCase != 2*2 {
+		t.Errorf("worst case %d, want 4 (one node, two pools of 2)", rep.Evaluation.WorstCase)
 	}
 }

@@ -193,6 +193,9 @@ func runSizePool(ctx context.Context, opts *SizePoolOptions) error {
 		}
 	}
 	instr, why, err := chooseInstrumentation(opts, changed, cur, set)
+	if err == nil && instr == pool.MetricsSeparate && set != nil && set.Instrumentation != nil && !changed("instrumentation") {
+		instr, why = sameServerLive(ctx, f, set, rep.Facts, instr, why)
+	}
 	if err != nil {
 		return err
 	}
@@ -337,6 +340,32 @@ func chooseInstrumentation(opts *SizePoolOptions, changed func(string) bool, cur
 		return pool.MetricsSame, "InstrumentationURL is on the primary's server", nil
 	}
 	return pool.MetricsSeparate, "InstrumentationURL is set", nil
+}
+
+// sameServerLive asks the instrumentation database's server who it is: a
+// URL with another host name or address (localhost and 127.0.0.1, a
+// service name and its IP) may reach the primary's server, whose
+// max_connections both pools then share. When it cannot be reached, the
+// names decide, with a note.
+func sameServerLive(ctx context.Context, f *cmdutil.Factory, set *target.Set, primary *probe.Facts, instr pool.Instrumentation, why string) (pool.Instrumentation, string) {
+	if primary == nil || primary.Identity == "" {
+		return instr, why
+	}
+	conn, err := set.Instrumentation.Connect(ctx, f.Globals.Timeout)
+	if err != nil {
+		return instr, why + " (by host name: it could not be reached to compare servers)"
+	}
+	defer conn.Close(context.Background())
+	qctx, cancel := context.WithTimeout(ctx, f.Globals.Timeout)
+	defer cancel()
+	id, err := probe.Identity(qctx, conn)
+	if err != nil {
+		return instr, why + " (by host name: " + err.Error() + ")"
+	}
+	if id == primary.Identity {
+		return pool.MetricsSame, fmt.Sprintf("the instrumentation database is on the primary's server (%s:%d reaches the same PostgreSQL)", set.Instrumentation.Host, set.Instrumentation.Port)
+	}
+	return pool.MetricsSeparate, "the instrumentation database is on another server (asked live)"
 }
 
 // sameServer compares the host and port of two postgres:// URLs.

@@ -170,7 +170,7 @@ func runConnectdb(ctx context.Context, srv *pgtest.Server, bin, file string) (re
 	if err := freshDB(ctx, srv, db); err != nil {
 		return result{}, err
 	}
-	out, secs, rss, stderr, err := timed(ctx, bin, "migrate", "--sqlite", file, "--url", srv.SuperURL(db, "sslmode=disable"), "--output", "json")
+	out, secs, rss, stderr, err := timed(ctx, bin, "migrate", "--data", "core", "--sqlite", file, "--url", srv.SuperURL(db, "sslmode=disable"), "--output", "json")
 	if err != nil {
 		return result{}, fmt.Errorf("connectdb migrate: %v: %s", err, lastLines(stderr, 5))
 	}

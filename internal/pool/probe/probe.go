@@ -31,6 +31,10 @@ type Facts struct {
 	SuperuserReserved int           `json:"superuser_reserved_connections"`
 	Reserved          int           `json:"reserved_connections"` // 0 before PostgreSQL 16
 	Clients           []ClientGroup `json:"clients"`
+	// Identity tells servers apart: the postmaster's start time and port,
+	// the same whatever host name, address or pooler reaches it (a standby
+	// has its own).
+	Identity string `json:"-"`
 }
 
 // Others is the number of connections held by clients other than Connect.
@@ -68,7 +72,21 @@ func (f Facts) ConnectHeld() int {
 const settingsSQL = `SELECT current_setting('server_version'),
        current_setting('max_connections')::int,
        current_setting('superuser_reserved_connections')::int,
-       coalesce(current_setting('reserved_connections', true), '0')::int`
+       coalesce(current_setting('reserved_connections', true), '0')::int,
+       ` + IdentitySQL
+
+// IdentitySQL is an expression that tells servers apart, whatever host
+// name, address or pooler reaches them: the postmaster's start time and
+// port (a standby has its own). It needs no privilege, unlike
+// pg_control_system().
+const IdentitySQL = `pg_postmaster_start_time()::text || ' port ' || current_setting('port')`
+
+// Identity returns the server identity of Facts.Identity over conn.
+func Identity(ctx context.Context, conn *pgx.Conn) (string, error) {
+	var id string
+	err := conn.QueryRow(ctx, "SELECT "+IdentitySQL, pgx.QueryExecModeSimpleProtocol).Scan(&id)
+	return id, err
+}
 
 // ClientSessions is a condition on pg_stat_activity that keeps every
 // session that may hold one of max_connections' slots, whether or not the
@@ -100,7 +118,7 @@ const clientsSQL = `SELECT coalesce(nullif(application_name, ''), '(none)'),
 // named prepared statements.
 func Read(ctx context.Context, conn *pgx.Conn, connectUser string) (Facts, error) {
 	var f Facts
-	if err := conn.QueryRow(ctx, settingsSQL, pgx.QueryExecModeSimpleProtocol).Scan(&f.Version, &f.MaxConnections, &f.SuperuserReserved, &f.Reserved); err != nil {
+	if err := conn.QueryRow(ctx, settingsSQL, pgx.QueryExecModeSimpleProtocol).Scan(&f.Version, &f.MaxConnections, &f.SuperuserReserved, &f.Reserved, &f.Identity); err != nil {
 		return Facts{}, fmt.Errorf("reading max_connections and reserved connections: %w", err)
 	}
 	rows, err := conn.Query(ctx, clientsSQL, pgx.QueryExecModeSimpleProtocol)
