@@ -407,13 +407,11 @@ func corpus() []badCase {
 		min  int
 	}{{"nodes", 1}, {"max-connections", 1}, {"superuser-reserved", 0}, {"reserved-connections", 0}, {"reserve", 0}, {"target-open", 0}, {"max-open", 0}, {"max-idle", 0}} {
 		rest := []string{"--nodes", "2", "--max-connections", "100"}
-		if flag.name == "nodes" || flag.name == "max-connections" {
-			rest = []string{"--nodes", "2", "--max-connections", "100"}[:0]
-			if flag.name == "nodes" {
-				rest = []string{"--max-connections", "100"}
-			} else {
-				rest = []string{"--nodes", "2"}
-			}
+		switch flag.name {
+		case "nodes":
+			rest = []string{"--max-connections", "100"}
+		case "max-connections":
+			rest = []string{"--nodes", "2"}
 		}
 		for _, v := range []struct{ name, val, want string }{
 			{"below", fmt.Sprint(flag.min - 1), "--" + flag.name + " must"},

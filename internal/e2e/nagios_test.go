@@ -157,6 +157,8 @@ func TestShowLocksNagios(t *testing.T) {
 	t.Run("ok while a migration runs", func(t *testing.T) {
 		lockstest.Background(t, srv, "postgres", "connect", "SELECT pg_advisory_lock(778), pg_sleep(600)")
 		lockstest.Until(t, srv, "postgres", "EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 778 AND granted)")
+		// Running for longer than both thresholds, yet active: still OK.
+		lockstest.Until(t, srv, "postgres", "EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'connect' AND state = 'active' AND query_start < now() - interval '2.5 seconds')")
 		r, line := show(t, "--lock-id", "778", "--warning", "1s", "--critical", "2s")
 		if r.code != 0 || !strings.HasPrefix(line, "CONNECTDB OK - ") || !strings.Contains(line, "active session") {
 			t.Fatalf("busy holder: exit %d, want 0 OK:\n%s%s", r.code, r.stdout, r.stderr)

@@ -160,7 +160,12 @@ func TestReleaseCancelSufficesForTransactionLock(t *testing.T) {
 	waitFor(t, "the holder to hold the lock", func() bool { return len(plan(t, me, Selection{Key: &key}).Candidates) == 1 })
 	sel := Selection{Key: &key, Force: true}
 	p := plan(t, me, sel)
-	res, err := Execute(ctx, me, p, sel, fast)
+	// A cancel releases a transaction-level lock once the transaction
+	// aborts, which on a loaded machine may take more than fast's Grace:
+	// give it a generous one (Execute stops waiting once the lock is gone).
+	patient := fast
+	patient.Grace = time.Minute
+	res, err := Execute(ctx, me, p, sel, patient)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func TestHelpListsHonouredGlobals(t *testing.T) {
 		{"version", []string{"--output"}, []string{"--url", "--config", "--timeout", "--password-file"}},
 		{"encode-url", []string{"--password-file", "--secret-key"}, []string{"--url", "--config", "--timeout", "--instrumentation-url"}},
 		{"show-locks", []string{"--url", "--config", "--timeout", "--password-file"}, []string{"--instrumentation-url"}},
-		{"check", []string{"--url", "--config", "--instrumentation-url", "--secret-key"}, nil},
+		{"check", []string{"--url", "--config", "--env-file", "--instrumentation-url", "--secret-key"}, nil},
 		{"version", []string{"--output"}, []string{"--url"}},
 	} {
 		code, out, _ := run(t, nil, tt.cmd, "--help")

@@ -180,15 +180,7 @@ func render(io *iostreams.IOStreams, rep *locks.Report, opts *ShowLocksOptions, 
 		return w.Flush()
 	}
 	if asJSON {
-		if opts.Watch > 0 {
-			// One compact object per line (JSON Lines), so that a reader
-			// can take each refresh as it comes.
-			enc := json.NewEncoder(w)
-			enc.SetEscapeHTML(false)
-			if err := enc.Encode(rep); err != nil {
-				return fmt.Errorf("writing JSON output: %w", err)
-			}
-		} else if err := cmdutil.WriteJSON(w, rep); err != nil {
+		if err := cmdutil.WriteJSON(w, rep); err != nil {
 			return err
 		}
 		return w.Flush()
