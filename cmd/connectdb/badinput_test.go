@@ -399,6 +399,10 @@ func corpus() []badCase {
 		add(badCase{name: "encode-url/" + c.name, args: c.args, stdin: c.stdin, code: c.code, want: c.want,
 			twoLines: c.name == "check-argv-password" || c.name == "password-stdin-empty"})
 	}
+	// A password pasted where a URL belongs is hidden whole, not echoed in
+	// the report's target header.
+	add(badCase{name: "check/url-is-a-bare-password", args: []string{"check", "--url", secretArg}, code: 2})
+	add(badCase{name: "show-locks/url-is-a-bare-password", args: []string{"show-locks", "--url", secretArg}, code: 2})
 
 	// size-pool numbers: out of range, overflowing, not numbers.
 	sp := []string{"size-pool", "--config", fx.cfgOK}

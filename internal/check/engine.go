@@ -189,7 +189,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		if r.url != nil {
 			infos[i].Source = r.url.Source
 			if r.url.URL != "" {
-				infos[i].URL = dsn.Redact(r.url.URL)
+				infos[i].URL = dsn.RedactInput(r.url.URL)
 			}
 		}
 		if r.target != nil {

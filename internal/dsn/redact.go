@@ -34,6 +34,17 @@ func Redact(raw string) string {
 	return redactURL(raw, sep+3)
 }
 
+// RedactInput is Redact for a value given where a connection string was
+// expected. A value with no scheme, no key=value pair and no '@' is not a
+// connection string at all (often a password pasted in the wrong place),
+// so it is hidden whole rather than echoed.
+func RedactInput(raw string) string {
+	if raw != "" && !strings.Contains(raw, "://") && !strings.ContainsAny(raw, "=@") {
+		return "(" + redactedMark + ": not a connection string)"
+	}
+	return Redact(raw)
+}
+
 // redactURL redacts the userinfo password and the secret query parameters
 // of s, whose authority starts at start.
 func redactURL(s string, start int) string {

@@ -206,3 +206,17 @@ var messageCatalogue = func() string {
 	}
 	return b.String()
 }()
+
+func TestRedactInputHidesNonConnectionStrings(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"SentArgPw6t", "(xxxxx: not a connection string)"},
+		{"", ""},
+		{"postgres://u:secret@h/db", "postgres://u:xxxxx@h/db"},
+		{"host=h password=secret", "host=h password=xxxxx"},
+		{"u:secret@h/db", "u:xxxxx@h/db"},
+	} {
+		if got := RedactInput(tt.in); got != tt.want {
+			t.Errorf("RedactInput(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -215,7 +215,7 @@ func build(s setting, r *secrets.Resolver) (*Target, error) {
 		cfg.Password = ""
 	}
 	t := &Target{
-		Kind: s.kind, Source: s.source, Redacted: dsn.Redact(s.raw),
+		Kind: s.kind, Source: s.source, Redacted: dsn.RedactInput(s.raw),
 		User: cfg.User, Host: cfg.Host, Port: int(cfg.Port), Database: cfg.Database,
 		Schema: info.Schema, SSLMode: info.SSLMode, Config: cfg,
 		Warnings: append(warnings, comb.Warnings...), passwordGiven: given,
