@@ -54,17 +54,7 @@ func (p Postgres) GoString() string {
 
 // Format prints the redacted section for every verb, so that printing a
 // Config never shows a password.
-func (p Postgres) Format(f fmt.State, verb rune) {
-	q := postgresPlain(p.Redacted())
-	switch {
-	case verb == 'v' && f.Flag('#'):
-		fmt.Fprintf(f, "%#v", q)
-	case verb == 'v' && f.Flag('+'):
-		fmt.Fprintf(f, "%+v", q)
-	default:
-		fmt.Fprintf(f, "%v", q)
-	}
-}
+func (p Postgres) Format(f fmt.State, verb rune) { formatPlain(f, verb, postgresPlain(p.Redacted())) }
 
 // MarshalJSON encodes the redacted section.
 func (p Postgres) MarshalJSON() ([]byte, error) {
@@ -90,8 +80,14 @@ func (s Server) String() string { return fmt.Sprintf("%+v", serverPlain(s.Redact
 func (s Server) GoString() string { return fmt.Sprintf("%#v", serverPlain(s.Redacted())) }
 
 // Format prints the redacted section for every verb.
-func (s Server) Format(f fmt.State, verb rune) {
-	q := serverPlain(s.Redacted())
+func (s Server) Format(f fmt.State, verb rune) { formatPlain(f, verb, serverPlain(s.Redacted())) }
+
+// MarshalJSON encodes the redacted section.
+func (s Server) MarshalJSON() ([]byte, error) { return json.Marshal(serverPlain(s.Redacted())) }
+
+// formatPlain prints q, a redacted section converted to a type without
+// methods, honouring %#v and %+v; every other verb prints it as %v.
+func formatPlain(f fmt.State, verb rune, q any) {
 	switch {
 	case verb == 'v' && f.Flag('#'):
 		fmt.Fprintf(f, "%#v", q)
@@ -101,6 +97,3 @@ func (s Server) Format(f fmt.State, verb rune) {
 		fmt.Fprintf(f, "%v", q)
 	}
 }
-
-// MarshalJSON encodes the redacted section.
-func (s Server) MarshalJSON() ([]byte, error) { return json.Marshal(serverPlain(s.Redacted())) }

@@ -210,16 +210,8 @@ func (b *Bouncer) URL(user, password, db string, params ...string) string {
 
 // Stop ends PgBouncer and removes its files.
 func (b *Bouncer) Stop() {
-	if b.cmd != nil && b.cmd.Process != nil {
-		_ = b.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-b.done:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
-			<-b.done
-		}
-		b.cmd = nil
-	}
+	stopChild(b.cmd, b.done)
+	b.cmd = nil
 	if b.dir != "" {
 		_ = os.RemoveAll(b.dir)
 	}

@@ -317,18 +317,26 @@ func (s *Server) Exec(ctx context.Context, db, sql string, args ...any) error {
 
 // Stop shuts the server down (fast) and removes its files.
 func (s *Server) Stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-s.done:
-		case <-time.After(15 * time.Second):
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.done
-		}
-		s.cmd = nil
-	}
+	stopChild(s.cmd, s.done)
+	s.cmd = nil
 	if s.root != "" {
 		_ = os.RemoveAll(s.root)
+	}
+}
+
+// stopChild ends a child started in its own process group (a postmaster, a
+// PgBouncer): SIGINT, the fast shutdown both know, then after 15 s SIGKILL
+// to the whole group. done receives the child's Wait result.
+func stopChild(cmd *exec.Cmd, done <-chan error) {
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
 	}
 }
 
