@@ -41,7 +41,10 @@ func TestReadBothFormsAndWaiter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return len(Waiting(snap.Locks, BigintKey(4242))) == 1
+		// pg_locks shows the queued request a moment before
+		// pg_stat_activity shows the waiter's statement: wait for both.
+		w := Waiting(snap.Locks, BigintKey(4242))
+		return len(w) == 1 && w[0].Session != nil && w[0].Session.State == "active"
 	})
 	if snap.Database != db || snap.OwnPID != backendPID(t, me) || !snap.Superuser || !snap.ReadAllStats {
 		t.Errorf("snapshot facts wrong: %+v", snap)
