@@ -277,3 +277,31 @@ func GenerateInstrumentation(ctx context.Context, path string, rows int, seed ui
 	}
 	return tx.Commit()
 }
+
+// NarrowSchema is the schema of GenerateNarrow's database: the narrowest
+// rows a migration moves, two 64-bit integers each, where per-row costs
+// (not bytes) decide the speed.
+const NarrowSchema = `CREATE TABLE pairs (id INTEGER PRIMARY KEY, value BIGINT NOT NULL);`
+
+// GenerateNarrow writes a database with one table of rows rows of two
+// integers (NarrowSchema), generated inside SQLite by a recursive query.
+func GenerateNarrow(ctx context.Context, path string, rows int) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, NarrowSchema); err != nil {
+		return fmt.Errorf("creating the schema: %w", err)
+	}
+	q := `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+		INSERT INTO pairs (id, value) SELECT i, (i * 2654435761) % 4294967311 - 2147483648 FROM n`
+	if _, err := db.ExecContext(ctx, q, rows); err != nil {
+		return fmt.Errorf("filling pairs: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+		return err
+	}
+	return nil
+}
