@@ -30,8 +30,8 @@ func copyFreeze(ctx context.Context, tx pgx.Tx, t *TablePlan, src *tableSource) 
 		cols[i], oids[i] = quoteIdent(c.Name), oidOf(c.Kind)
 	}
 	opt := "FORMAT binary, FREEZE"
-	if t.Existing {
-		opt = "FORMAT binary" // FREEZE needs a table created in this transaction
+	if t.Existing && !t.Truncated {
+		opt = "FORMAT binary" // FREEZE needs a table created or truncated in this transaction
 	}
 	q := fmt.Sprintf("COPY %s (%s) FROM STDIN WITH (%s)", t.QName, strings.Join(cols, ", "), opt)
 	r := &copyReader{src: src, oids: oids, m: tx.Conn().TypeMap()}

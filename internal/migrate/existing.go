@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -232,14 +233,33 @@ func compareVersions(ctx context.Context, conn *pgx.Conn, r *running, tp *TableP
 }
 
 // loadExisting copies every table of plan into the existing tables,
-// inside r.tx: the foreign keys touching them are dropped first and added
-// back after the data (so the order of tables and of rows does not
-// matter), each table is verified, and identity and serial sequences are
-// restarted past the copied ids (transactionally).
+// inside r.tx: the tables are locked and found empty again, the foreign
+// keys touching them are dropped and their keys and indexes set aside
+// (setIndexesAside), the tables are truncated so that COPY may FREEZE,
+// each table is copied and verified, then keys, indexes and foreign keys
+// are built again under their own names (so the order of tables and of
+// rows does not matter), and identity and serial sequences are restarted
+// past the copied ids (transactionally). A failure anywhere rolls all of
+// it back.
 func loadExisting(ctx context.Context, r *running, opts Options) error {
 	var names []string
 	for _, tp := range r.plan.Tables {
 		names = append(names, tp.QName)
+	}
+	// The tables were empty when planned; lock them and look again, in
+	// this transaction, before anything changes: a row that arrived since
+	// (a Connect still running) must never be truncated away.
+	if _, err := r.tx.Exec(ctx, "LOCK TABLE "+strings.Join(names, ", ")+" IN ACCESS EXCLUSIVE MODE"); err != nil {
+		return fmt.Errorf("locking the target tables for the load: %w", pgErr(err))
+	}
+	for _, tp := range r.plan.Tables {
+		var filled bool
+		if err := r.tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+tp.QName+")").Scan(&filled); err != nil {
+			return fmt.Errorf("looking into %s: %w", tp.Table.Name, pgErr(err))
+		}
+		if filled {
+			return fmt.Errorf("table %s gained rows after the migration checked it was empty: is Connect running against this database? Stop every Connect node and run the migration again", tp.Table.Name)
+		}
 	}
 	type fk struct{ table, name, def string }
 	rows, err := r.tx.Query(ctx, `SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
@@ -260,12 +280,31 @@ func loadExisting(ctx context.Context, r *running, opts Options) error {
 			return fmt.Errorf("setting foreign key %s aside for the load: %w", f.name, pgErr(err))
 		}
 	}
+	rebuild, err := setIndexesAside(ctx, r.tx, names)
+	if err != nil {
+		return err
+	}
+	// Emptied in this transaction (they hold no rows: checked above under
+	// the lock), the tables take COPY … FREEZE like new ones.
+	if _, err := r.tx.Exec(ctx, "TRUNCATE "+strings.Join(names, ", ")); err != nil {
+		return fmt.Errorf("preparing the empty target tables for COPY FREEZE: %w", pgErr(err))
+	}
+	for _, tp := range r.plan.Tables {
+		tp.Truncated = true
+	}
 	for i, tp := range r.plan.Tables {
 		tr, err := copyTable(ctx, r, tp, i, len(r.plan.Tables), opts)
 		if err != nil {
 			return err
 		}
 		r.report.Tables = append(r.report.Tables, tr)
+	}
+	cstart := time.Now()
+	defer r.phase("constraints", cstart)
+	for _, stmt := range rebuild {
+		if _, err := r.tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("restoring the target's keys and indexes (%s): %w", stmt, pgErr(err))
+		}
 	}
 	for _, f := range fks {
 		if _, err := r.tx.Exec(ctx, "ALTER TABLE "+f.table+" ADD CONSTRAINT "+quoteIdent(f.name)+" "+f.def); err != nil {
@@ -306,4 +345,63 @@ func loadExisting(ctx context.Context, r *running, opts Options) error {
 		}
 	}
 	return nil
+}
+
+// setIndexesAside drops the primary keys, unique and exclusion constraints
+// and indexes of tables for the load, inside tx, and returns the
+// statements that build them again, keys first, under their own names: a
+// COPY into indexed tables updates every index row by row, while one build
+// afterwards sorts once (what pg_restore does too). Indexes whose loss a
+// rebuild could not restore exactly (a comment, a tablespace, CLUSTER or
+// REPLICA IDENTITY, a partition tree) stay in place. When something else
+// depends on them, everything stays in place and the load is only slower.
+func setIndexesAside(ctx context.Context, tx pgx.Tx, tables []string) ([]string, error) {
+	rows, err := tx.Query(ctx, `SELECT i.indrelid::regclass::text, i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid),
+		coalesce(c.conname, ''), coalesce(pg_get_constraintdef(c.oid), '')
+		FROM pg_index i
+		JOIN pg_class ic ON ic.oid = i.indexrelid
+		JOIN pg_class tc ON tc.oid = i.indrelid
+		LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x')
+		WHERE i.indrelid = ANY($1::regclass[]) AND tc.relkind = 'r' AND NOT tc.relispartition AND NOT ic.relispartition
+		  AND i.indisvalid AND NOT i.indisclustered AND NOT i.indisreplident AND ic.reltablespace = 0
+		  AND NOT EXISTS (SELECT 1 FROM pg_description d WHERE d.objoid = i.indexrelid OR d.objoid = c.oid)
+		ORDER BY c.conname IS NULL, 1, 2`, tables)
+	if err != nil {
+		return nil, fmt.Errorf("reading the target's indexes: %w", err)
+	}
+	type index struct{ table, name, def, con, condef string }
+	ixs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (index, error) {
+		var x index
+		err := row.Scan(&x.table, &x.name, &x.def, &x.con, &x.condef)
+		return x, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading the target's indexes: %w", err)
+	}
+	if len(ixs) == 0 {
+		return nil, nil
+	}
+	if _, err := tx.Exec(ctx, "SAVEPOINT connectdb_indexes"); err != nil {
+		return nil, fmt.Errorf("setting the target's indexes aside: %w", pgErr(err))
+	}
+	var rebuild []string
+	for _, x := range ixs {
+		drop, build := "DROP INDEX "+x.name, x.def
+		if x.con != "" {
+			drop = "ALTER TABLE " + x.table + " DROP CONSTRAINT " + quoteIdent(x.con)
+			build = "ALTER TABLE " + x.table + " ADD CONSTRAINT " + quoteIdent(x.con) + " " + x.condef
+		}
+		if _, err := tx.Exec(ctx, drop); err != nil {
+			// Something depends on it: keep every index and load into them.
+			if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT connectdb_indexes"); rerr != nil {
+				return nil, fmt.Errorf("keeping the target's indexes after %s failed (%w): %w", drop, pgErr(err), rerr)
+			}
+			return nil, nil
+		}
+		rebuild = append(rebuild, build)
+	}
+	if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT connectdb_indexes"); err != nil {
+		return nil, fmt.Errorf("setting the target's indexes aside: %w", pgErr(err))
+	}
+	return rebuild, nil
 }

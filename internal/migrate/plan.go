@@ -48,6 +48,9 @@ type TablePlan struct {
 	// Existing marks a table of an existing (Connect-created) schema:
 	// loaded into, not created.
 	Existing bool
+	// Truncated marks an existing table emptied in the migration
+	// transaction, so that COPY may write its rows frozen.
+	Truncated bool
 }
 
 // ColumnPlan is one column of a table plan.

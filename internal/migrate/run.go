@@ -440,8 +440,6 @@ func prepare(ctx context.Context, r *running, opts Options, lockedBefore bool) e
 			if _, err := r.tx.Exec(ctx, "SET LOCAL maintenance_work_mem = '256MB'; SET LOCAL work_mem = '64MB'"); err != nil {
 				return fmt.Errorf("setting memory for foreign-key validation: %w", err)
 			}
-			cstart := time.Now()
-			defer r.phase("constraints", cstart)
 			return loadExisting(ctx, r, opts)
 		}
 		e := &TablesExistError{Database: t.Database, Schema: *schema, Tables: existing}
