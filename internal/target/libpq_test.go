@@ -63,7 +63,7 @@ func TestLibpqEnvironment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.HasPrefix(set.Primary.Source, "Postgres.URL") || !strings.Contains(strings.Join(set.Primary.Warnings, "\n"), "PGHOST or PGSERVICE is set but not used") {
+		if !strings.HasPrefix(set.Primary.Source, "Postgres.URL") || !strings.Contains(strings.Join(set.Primary.Warnings, "\n"), "PGHOST is set but ignored: Connect does not read libpq's environment") {
 			t.Errorf("source %q, warnings %q", set.Primary.Source, set.Primary.Warnings)
 		}
 		connectOK(t, set.Primary)
