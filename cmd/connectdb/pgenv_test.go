@@ -92,8 +92,9 @@ func TestPGEnvironment(t *testing.T) {
 		{"libpq environment: no config, no URL",
 			nil,
 			[]string{"PGHOST=" + srv.Host, "PGPORT=" + port, "PGUSER=" + role, "PGDATABASE=" + db, "PGSSLMODE=verify-full",
-				"PGSSLROOTCERT=" + srv.CACertFile, "PGPASSWORD=" + secretEnv},
-			"libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE, PGSSLMODE, PGSSLROOTCERT)", "TLS 1.3", nil},
+				"PGSSLROOTCERT=" + srv.CACertFile, "PGTARGETSESSIONATTRS=read-write", "PGSSLNEGOTIATION=postgres", "PGTZ=UTC",
+				"PGPASSWORD=" + secretEnv},
+			"libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGTARGETSESSIONATTRS, PGSSLNEGOTIATION, PGTZ)", "TLS 1.3", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
