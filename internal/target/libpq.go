@@ -15,10 +15,13 @@ import (
 const FromLibpqEnv = "libpq environment"
 
 // libpqVars are the variables psql reads to choose a server, in the order
-// they are named, with the connection keyword each sets; then the ones the
-// PostgreSQL driver (pgx) also read on its own before connectdb stopped it
-// from reading the environment (see cmdutil.IsolatePGEnv), so the libpq
-// environment still reaches the same server the same way.
+// they are named, with the connection keyword each sets; then the others
+// the PostgreSQL driver (pgx v5, pgconn's parseEnvSettings) read on its own
+// before connectdb took them out of its process (see cmdutil.IsolatePGEnv),
+// so that the libpq environment still reaches the same server the same
+// way. Of pgx's variables only the passwords (PGPASSWORD, PGPASSFILE),
+// which secrets.Resolver reads with libpq's rules, and the service
+// (PGSERVICE, PGSERVICEFILE), which LibpqURL reads, are not here.
 var libpqVars = []struct{ env, key string }{
 	{"PGHOST", "host"}, {"PGPORT", "port"}, {"PGUSER", "user"}, {"PGDATABASE", "dbname"},
 	{"PGSSLMODE", "sslmode"}, {"PGSSLROOTCERT", "sslrootcert"}, {"PGSSLCERT", "sslcert"}, {"PGSSLKEY", "sslkey"},
@@ -29,11 +32,6 @@ var libpqVars = []struct{ env, key string }{
 	{"PGMINPROTOCOLVERSION", "min_protocol_version"}, {"PGMAXPROTOCOLVERSION", "max_protocol_version"},
 	{"PGTZ", "timezone"},
 }
-
-// Every variable pgx v5 reads by itself (pgconn's parseEnvSettings) is in
-// libpqVars but for the passwords (PGPASSWORD, PGPASSFILE), which
-// secrets.Resolver reads with libpq's rules, and the service (PGSERVICE,
-// PGSERVICEFILE), which LibpqURL reads.
 
 // libpqChosen reports whether libpq's environment names a server: PGHOST
 // or PGSERVICE is set.

@@ -244,6 +244,9 @@ func build(s setting, r *secrets.Resolver) (*Target, error) {
 // parseConfig parses a connection string for pgx with password files
 // turned off: pgx reads ~/.pgpass and PGPASSFILE itself, without libpq's
 // mode check, unless passfile is set. An empty passfile names no file.
+// pgx also takes defaults from PG* variables in the process environment;
+// main removes them all first (cmdutil.IsolatePGEnv), so connString is all
+// there is, as for Connect.
 func parseConfig(connString string) (*pgx.ConnConfig, error) {
 	sep := "?"
 	if strings.Contains(connString, "?") {
