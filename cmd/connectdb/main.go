@@ -12,8 +12,13 @@ import (
 )
 
 func main() {
+	// First: from here on only f.Getenv sees PG* variables, so that pgx
+	// builds every connection from its URL alone, as Connect does.
+	getenv := cmdutil.IsolatePGEnv()
 	ctx, stop := root.SignalContext(context.Background())
-	code := root.Run(ctx, cmdutil.NewFactory(iostreams.System()), os.Args[1:])
+	f := cmdutil.NewFactory(iostreams.System())
+	f.Getenv = getenv
+	code := root.Run(ctx, f, os.Args[1:])
 	stop()
 	os.Exit(code)
 }

@@ -63,6 +63,34 @@ func NewFactory(io *iostreams.IOStreams) *Factory {
 	}
 }
 
+// IsolatePGEnv removes every PG* variable (PGHOST, PGPORT, PGSSLMODE,
+// PGSSLROOTCERT, PGSERVICE, ...) from the process environment and returns
+// a getenv that still sees them as they were, for Factory.Getenv. The
+// PostgreSQL driver (pgx) reads these variables itself, with os.Getenv, as
+// defaults for whatever a URL leaves out; Connect, a service started
+// without them, never does. Once they are gone from the process, a
+// connection is built from its URL alone, and connectdb's own readers of
+// libpq's environment (the target when no Connect config names one,
+// PGPASSWORD, the password and service files) read them through Getenv.
+// Call it first in main, before anything reads the environment or starts
+// a goroutine.
+func IsolatePGEnv() func(string) string {
+	saved := map[string]string{}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "PG") {
+			saved[k] = v
+			_ = os.Unsetenv(k) // fails only for a name Windows cannot hold
+		}
+	}
+	return func(k string) string {
+		if strings.HasPrefix(k, "PG") {
+			return saved[k]
+		}
+		return os.Getenv(k)
+	}
+}
+
 // CheckOutput returns a usage error unless the --output value is one of allowed.
 func (f *Factory) CheckOutput(allowed ...string) error {
 	if slices.Contains(allowed, f.Globals.Output) {

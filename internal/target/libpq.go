@@ -15,11 +15,22 @@ import (
 const FromLibpqEnv = "libpq environment"
 
 // libpqVars are the variables psql reads to choose a server, in the order
-// they are named, with the connection keyword each sets.
+// they are named, with the connection keyword each sets; then the others
+// the PostgreSQL driver (pgx v5, pgconn's parseEnvSettings) read on its own
+// before connectdb took them out of its process (see cmdutil.IsolatePGEnv),
+// so that the libpq environment still reaches the same server the same
+// way. Of pgx's variables only the passwords (PGPASSWORD, PGPASSFILE),
+// which secrets.Resolver reads with libpq's rules, and the service
+// (PGSERVICE, PGSERVICEFILE), which LibpqURL reads, are not here.
 var libpqVars = []struct{ env, key string }{
 	{"PGHOST", "host"}, {"PGPORT", "port"}, {"PGUSER", "user"}, {"PGDATABASE", "dbname"},
 	{"PGSSLMODE", "sslmode"}, {"PGSSLROOTCERT", "sslrootcert"}, {"PGSSLCERT", "sslcert"}, {"PGSSLKEY", "sslkey"},
 	{"PGAPPNAME", "application_name"}, {"PGCONNECT_TIMEOUT", "connect_timeout"}, {"PGOPTIONS", "options"},
+	{"PGTARGETSESSIONATTRS", "target_session_attrs"}, {"PGSSLNEGOTIATION", "sslnegotiation"},
+	{"PGSSLCERTMODE", "sslcertmode"}, {"PGSSLSNI", "sslsni"}, {"PGSSLPASSWORD", "sslpassword"},
+	{"PGCHANNELBINDING", "channel_binding"}, {"PGREQUIREAUTH", "require_auth"},
+	{"PGMINPROTOCOLVERSION", "min_protocol_version"}, {"PGMAXPROTOCOLVERSION", "max_protocol_version"},
+	{"PGTZ", "timezone"},
 }
 
 // libpqChosen reports whether libpq's environment names a server: PGHOST
@@ -86,9 +97,12 @@ func LibpqURL(getenv func(string) string) (rawURL, source string, err error) {
 		settings["sslmode"] = "prefer"
 	}
 	p := dsn.Parts{User: settings["user"], Password: settings["password"], Database: settings["dbname"]}
-	for _, k := range []string{"host", "port", "sslmode", "sslrootcert", "sslcert", "sslkey", "application_name", "connect_timeout", "options"} {
-		if v := settings[k]; v != "" {
-			p.Params = append(p.Params, dsn.Param{Key: k, Value: v})
+	for _, v := range libpqVars {
+		if v.key == "user" || v.key == "dbname" {
+			continue
+		}
+		if val := settings[v.key]; val != "" {
+			p.Params = append(p.Params, dsn.Param{Key: v.key, Value: val})
 		}
 	}
 	return p.URL(), FromLibpqEnv + " (" + strings.Join(used, ", ") + ")", nil

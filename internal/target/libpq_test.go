@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/connectdb/connectdb/internal/cmdutil"
 )
 
 // TestLibpqEnvironment: with no --url and no Connect config, PG* variables
@@ -56,6 +58,36 @@ func TestLibpqEnvironment(t *testing.T) {
 		})
 	}
 
+	t.Run("from the process, after IsolatePGEnv", func(t *testing.T) {
+		// As main runs it: the variables are in the process, main moves
+		// them into Factory.Getenv, and every one still applies, the ones
+		// psql reads besides the basic four included.
+		processEnv(t, map[string]string{"PGHOST": srv.Host, "PGPORT": port, "PGUSER": role, "PGDATABASE": db,
+			"PGSSLMODE": "verify-full", "PGSSLROOTCERT": srv.CACertFile, "PGOPTIONS": "-c search_path=elsewhere",
+			"PGTARGETSESSIONATTRS": "read-write", "PGPASSWORD": sentinel})
+		getenv := cmdutil.IsolatePGEnv()
+		if _, ok := os.LookupEnv("PGHOST"); ok {
+			t.Fatal("PGHOST is still in the process")
+		}
+		p, s, err := resolveAndConnect(t, "", getenv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "libpq environment (PGHOST, PGPORT, PGUSER, PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGOPTIONS, PGTARGETSESSIONATTRS)"
+		if p.Source != want || p.PasswordSource != "PGPASSWORD" {
+			t.Errorf("source %q, password from %q; want %q, PGPASSWORD", p.Source, p.PasswordSource, want)
+		}
+		if !s.ssl || s.searchPath != "elsewhere" || p.SSLMode != "verify-full" || p.Config.TLSConfig == nil || p.Config.TLSConfig.RootCAs == nil {
+			t.Errorf("session %+v, sslmode %q: PGSSLMODE, PGSSLROOTCERT or PGOPTIONS was not applied", s, p.SSLMode)
+		}
+		if p.Config.ValidateConnect == nil {
+			t.Error("PGTARGETSESSIONATTRS=read-write was not applied")
+		}
+		if len(p.Warnings) != 0 {
+			t.Errorf("warnings %q, want none", p.Warnings)
+		}
+	})
+
 	t.Run("a Connect config wins", func(t *testing.T) {
 		cfg := fmt.Sprintf("[Postgres]\nURL = %q\n", noPasswordURL(role, db, "sslrootcert="+srv.CACertFile))
 		f := factory(t, cfg, map[string]string{"PGHOST": "elsewhere.invalid", "CONNECTDB_POSTGRES_PASSWORD": sentinel})
@@ -63,7 +95,7 @@ func TestLibpqEnvironment(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.HasPrefix(set.Primary.Source, "Postgres.URL") || !strings.Contains(strings.Join(set.Primary.Warnings, "\n"), "PGHOST or PGSERVICE is set but not used") {
+		if !strings.HasPrefix(set.Primary.Source, "Postgres.URL") || !strings.Contains(strings.Join(set.Primary.Warnings, "\n"), "PGHOST is set but ignored: Connect does not read libpq's environment") {
 			t.Errorf("source %q, warnings %q", set.Primary.Source, set.Primary.Warnings)
 		}
 		connectOK(t, set.Primary)

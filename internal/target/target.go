@@ -141,15 +141,16 @@ func FromConfig(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (*S
 	if primary.raw == "" {
 		return nil, cmdutil.Usagef("no PostgreSQL URL: set Postgres.URL in %s or pass --url URL", displayPath(cfg))
 	}
+	if g.URLSource == "" {
+		// Connect's URL: none of libpq's environment applies (main removed
+		// it from the process for pgx); say which variables were passed by.
+		primary.getenv = f.Getenv
+	}
 	p, err := build(primary, resolver)
 	if err != nil {
 		return nil, err
 	}
 	set := &Set{Config: cfg, Primary: p, SharedMetrics: true}
-	if g.URLSource == "" && libpqChosen(f.Getenv) && (cfg.Path != "" || g.URL != "") {
-		p.Warnings = append(p.Warnings, "PGHOST or PGSERVICE is set but not used: the target comes from "+primary.source+
-			", as Connect itself ignores libpq's environment")
-	}
 
 	instr := setting{kind: Instrumentation, raw: cfg.Postgres.InstrumentationURL,
 		source:   "Postgres.InstrumentationURL (" + cfg.Where("Postgres.InstrumentationURL") + ")",
@@ -157,6 +158,7 @@ func FromConfig(ctx context.Context, f *cmdutil.Factory, cfg *config.Config) (*S
 	if g.InstrumentationURL != "" {
 		instr.raw, instr.source = g.InstrumentationURL, "--instrumentation-url"
 	}
+	instr.getenv = primary.getenv
 	if instr.raw != "" {
 		i, err := build(instr, resolver)
 		if err != nil {
@@ -179,6 +181,9 @@ type setting struct {
 	source     string
 	password   string // the config's separate password setting, maybe encrypted
 	secretKind secrets.Target
+	// getenv, when set, is the environment whose libpq variables the
+	// target ignores: a warning names those that would have changed it.
+	getenv func(string) string
 }
 
 func build(s setting, r *secrets.Resolver) (*Target, error) {
@@ -223,6 +228,11 @@ func build(s setting, r *secrets.Resolver) (*Target, error) {
 	if !info.SSLModeSet {
 		t.SSLMode = "require"
 	}
+	if s.getenv != nil {
+		if w := ignoredEnvWarning(ignoredLibpqEnv(s.getenv, comb.ConnString)); w != "" {
+			t.Warnings = append(t.Warnings, w)
+		}
+	}
 	if separate != "" {
 		t.PasswordSource = res.Source
 	} else if info.HasPassword {
@@ -234,12 +244,61 @@ func build(s setting, r *secrets.Resolver) (*Target, error) {
 // parseConfig parses a connection string for pgx with password files
 // turned off: pgx reads ~/.pgpass and PGPASSFILE itself, without libpq's
 // mode check, unless passfile is set. An empty passfile names no file.
+// pgx also takes defaults from PG* variables in the process environment;
+// main removes them all first (cmdutil.IsolatePGEnv), so connString is all
+// there is, as for Connect.
 func parseConfig(connString string) (*pgx.ConnConfig, error) {
 	sep := "?"
 	if strings.Contains(connString, "?") {
 		sep = "&"
 	}
 	return pgx.ParseConfig(connString + sep + "passfile=")
+}
+
+// ignoredLibpqEnv returns the libpq variables set in getenv that a target
+// with connString does not use, though psql would, and pgx did before
+// connectdb stopped it from reading the environment: PGHOST and PGSERVICE
+// whenever set (they would choose the target when nothing else does), and
+// every other one whose setting connString leaves out. PGPASSWORD and
+// PGPASSFILE are not among them: connectdb reads those itself, as
+// documented fallbacks.
+func ignoredLibpqEnv(getenv func(string) string, connString string) []string {
+	given := map[string]bool{}
+	if info, err := dsn.Parse(connString); err == nil {
+		given["host"] = info.Host != ""
+		given["port"] = len(info.Hosts) > 0 && !slices.ContainsFunc(info.Hosts, func(h dsn.HostPort) bool { return h.Port == 0 })
+		given["user"], given["dbname"] = info.User != "", info.Database != ""
+		for _, p := range info.Params {
+			k := p.Key
+			if k == "database" {
+				k = "dbname"
+			}
+			given[k] = true
+		}
+	}
+	var out []string
+	for _, v := range libpqVars {
+		if getenv(v.env) != "" && (v.env == "PGHOST" || !given[v.key]) {
+			out = append(out, v.env)
+		}
+	}
+	if getenv(secrets.EnvPGService) != "" {
+		out = append(out, secrets.EnvPGService)
+	}
+	return out
+}
+
+// ignoredEnvWarning says that the variables in names are not used; "" when
+// there are none.
+func ignoredEnvWarning(names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0] + " is set but ignored: Connect does not read libpq's environment, so connectdb uses the URL alone"
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1] +
+		" are set but ignored: Connect does not read libpq's environment, so connectdb uses the URL alone"
 }
 
 func displayPath(cfg *config.Config) string {
