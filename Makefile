@@ -15,7 +15,7 @@ VERSION  ?= v$(shell bash scripts/version.sh)
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS  := -s -w -X $(PKG)/internal/buildinfo.version=$(VERSION) -X $(PKG)/internal/buildinfo.commit=$(COMMIT)
 
-.PHONY: help build pg test test-matrix demo bench fuzz man lint clean dist dist-test
+.PHONY: help build pg test test-matrix demo bench bench-smoke fuzz man lint clean dist dist-test
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ demo: build pg ## run connectdb against a throwaway local PostgreSQL
 
 bench: build pg ## benchmarks, with comparisons against reference tools
 	CONNECTDB_TEST_PG=$(PG) bash scripts/bench.sh
+
+bench-smoke: build pg ## every benchmark once at the smallest sizes, so none rots (CI)
+	BENCH_SMOKE=1 CONNECTDB_TEST_PG=$(PG) bash scripts/bench.sh
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	bash scripts/fuzz.sh $(FUZZTIME)
