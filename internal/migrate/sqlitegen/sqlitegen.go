@@ -125,17 +125,28 @@ func Generate(ctx context.Context, path string, rows int, seed uint64) error {
 	return GenerateWith(ctx, path, rows, seed, Options{})
 }
 
+// create makes a new database at path, in WAL mode without syncs, on one
+// connection, with the given schema.
+func create(ctx context.Context, path, schema string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("creating the schema: %w", err)
+	}
+	return db, nil
+}
+
 // GenerateWith is Generate with options.
 func GenerateWith(ctx context.Context, path string, rows int, seed uint64, o Options) error {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)")
+	db, err := create(ctx, path, CoreSchema)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, CoreSchema); err != nil {
-		return fmt.Errorf("creating the schema: %w", err)
-	}
 	r := rand.New(rand.NewPCG(seed, 42))
 	nUsers := max(rows/20, 5)
 	nGroups := max(rows/200, 2)
@@ -286,15 +297,11 @@ const NarrowSchema = `CREATE TABLE pairs (id INTEGER PRIMARY KEY, value BIGINT N
 // GenerateNarrow writes a database with one table of rows rows of two
 // integers (NarrowSchema), generated inside SQLite by a recursive query.
 func GenerateNarrow(ctx context.Context, path string, rows int) error {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(OFF)")
+	db, err := create(ctx, path, NarrowSchema)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if _, err := db.ExecContext(ctx, NarrowSchema); err != nil {
-		return fmt.Errorf("creating the schema: %w", err)
-	}
 	q := `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
 		INSERT INTO pairs (id, value) SELECT i, (i * 2654435761) % 4294967311 - 2147483648 FROM n`
 	if _, err := db.ExecContext(ctx, q, rows); err != nil {
