@@ -7,7 +7,9 @@
 # of ms of start-up), so the real binaries in /usr/lib/postgresql/15/bin are
 # used, installed from postgresql-client-15 when missing. The three run in
 # turn, the order rotating every round; the figures are medians, and the
-# ratios are medians of the per-round ratios.
+# ratios are medians of the per-round ratios. Each client's CPU (user +
+# system) and the load average before and after are printed too: on a
+# shared machine the load is part of the figures.
 # Target (issue 17): check <= 1.0 x native psql -c 'select 1'.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +25,9 @@ fi
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
 CGO_ENABLED=0 go build -trimpath -o "$dir/connectdb" ./cmd/connectdb
+# The machine's load is part of the figures: print it before and after.
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 CONNECTDB_BIN="$dir/connectdb" CONNECTDB_PSQL="$native/psql" CONNECTDB_PG_ISREADY="$native/pg_isready" \
 	go test -run '^$' -bench BenchmarkCheckVsPsql -benchtime "${ROUNDS:-40}x" -count=1 -v ./internal/check \
 	| grep -E 'rounds:|psql:|^ok|FAIL' | grep -v ' 1 rounds:' | awk '!seen[$0]++'
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

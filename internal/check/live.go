@@ -46,10 +46,9 @@ type facts struct {
 	// it names none or the schema does not exist).
 	SchemaOwner  *string
 	SchemaMember *bool
-	// Timeouts are "name|milliseconds|source" of the migration-relevant
-	// timeouts, ordered by name.
+	// Timeouts are the migration-relevant timeouts as current_setting()
+	// shows them ("0", "30s", "5min"), in the order of timeoutNames.
 	Timeouts       []string
-	Superuser      bool
 	MaxConnections int
 	SuperReserved  int
 	Reserved       int
@@ -66,30 +65,52 @@ type facts struct {
 
 func (f facts) major() int { return f.VersionNum / 10000 }
 
-// factsQuery is sent in one round trip (QueryExecModeExec: an unnamed
+// timeoutNames are the settings pg.timeouts reads, ordered by name.
+var timeoutNames = []string{"idle_in_transaction_session_timeout", "lock_timeout", "statement_timeout"}
+
+// factsSQL is sent in one round trip (QueryExecModeExec: an unnamed
 // statement, no prepare), which also holds behind a transaction pooler.
-const factsQuery = `SELECT current_setting('server_version_num')::int,
+// Every check's server work is paid in a backend that has just started,
+// with cold catalog caches, so the query reads the functions under the
+// system views rather than the views (pg_stat_get_activity for
+// pg_stat_activity and pg_stat_ssl: the same rows and columns, without
+// loading and planning the views' joins), reads each catalog row once, and
+// leaves pg_settings (every setting of the server, formatted) to
+// pg.timeouts, which asks for the sources only when a timeout is set.
+// withSchema adds the owner of the schema named by $1; without it the
+// query takes no parameter.
+func factsSQL(withSchema bool) string {
+	schema := `NULL::text, NULL::bool`
+	if withSchema {
+		schema = `(SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = $1),
+  (SELECT pg_has_role(current_user, nspowner, 'MEMBER') FROM pg_namespace WHERE nspname = $1)`
+	}
+	timeouts := make([]string, len(timeoutNames))
+	for i, n := range timeoutNames {
+		timeouts[i] = "current_setting('" + n + "')"
+	}
+	return `SELECT current_setting('server_version_num')::int,
   split_part(current_setting('server_version'), ' ', 1),
   pg_is_in_recovery(),
   current_setting('default_transaction_read_only'),
-  (SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = current_database()),
+  pg_encoding_to_char(d.encoding),
   current_user::text, current_database()::text, current_schema()::text, current_setting('search_path'),
   array_to_string(current_schemas(false), ','), pg_backend_pid(), coalesce(inet_server_port(), 0), ` + probe.IdentitySQL + `,
-  (SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = $1),
-  (SELECT pg_has_role(current_user, nspowner, 'MEMBER') FROM pg_namespace WHERE nspname = $1),
-  ARRAY(SELECT name || '|' || setting || '|' || source FROM pg_settings
-    WHERE name IN ('statement_timeout', 'lock_timeout', 'idle_in_transaction_session_timeout') ORDER BY name),
-  (SELECT rolsuper FROM pg_roles WHERE rolname = current_user),
+  ` + schema + `,
+  ARRAY[` + strings.Join(timeouts, ", ") + `],
   current_setting('max_connections')::int,
   current_setting('superuser_reserved_connections')::int,
   coalesce(nullif(current_setting('reserved_connections', true), ''), '0')::int,
-  (SELECT count(*) FROM pg_stat_activity WHERE ` + probe.ClientSessions + ` AND pid <> pg_backend_pid())::int,
-  (SELECT count(*) FROM pg_stat_activity WHERE ` + probe.ClientSessions + ` AND backend_type IS NULL AND pid <> pg_backend_pid())::int,
+  a.others, a.hidden,
   (SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user),
-  (SELECT datconnlimit FROM pg_database WHERE datname = current_database()),
-  coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false),
-  coalesce((SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()), ''),
-  coalesce((SELECT cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()), '')`
+  d.datconnlimit,
+  coalesce(s.ssl, false), coalesce(s.sslversion, ''), coalesce(s.sslcipher, '')
+FROM pg_database d,
+  (SELECT count(*)::int AS others, (count(*) FILTER (WHERE backend_type IS NULL))::int AS hidden
+    FROM pg_stat_get_activity(NULL) WHERE ` + probe.ClientSessions + ` AND pid <> pg_backend_pid()) a
+  LEFT JOIN pg_stat_get_activity(pg_backend_pid()) s ON true
+WHERE d.datname = current_database()`
+}
 
 func liveChecks() []Check {
 	all := []Check{
@@ -158,11 +179,16 @@ func checkConnect(lc *liveCtx) Outcome {
 	}
 	took := time.Since(start)
 	lc.reached = true
-	if err := conn.QueryRow(ctx, factsQuery, pgx.QueryExecModeExec, lc.schemaName()).Scan(&lc.facts.VersionNum, &lc.facts.ServerVersion, &lc.facts.InRecovery,
-		&lc.facts.DefaultRO, &lc.facts.Encoding, &lc.facts.CurrentUser, &lc.facts.Database, &lc.facts.CurrentSchema,
-		&lc.facts.SearchPath, &lc.facts.EffectiveSchemas, &lc.facts.BackendPID, &lc.facts.ServerPort, &lc.facts.Identity,
-		&lc.facts.SchemaOwner, &lc.facts.SchemaMember, &lc.facts.Timeouts, &lc.facts.Superuser, &lc.facts.MaxConnections, &lc.facts.SuperReserved, &lc.facts.Reserved,
-		&lc.facts.OthersUsing, &lc.facts.HiddenOthers, &lc.facts.RoleConnLimit, &lc.facts.DBConnLimit, &lc.facts.SSL, &lc.facts.SSLVersion, &lc.facts.SSLCipher); err != nil {
+	var args []any
+	if name := lc.schemaName(); name != "" {
+		args = append(args, name)
+	}
+	f := &lc.facts
+	if err := conn.QueryRow(ctx, factsSQL(len(args) > 0), append([]any{pgx.QueryExecModeExec}, args...)...).Scan(&f.VersionNum, &f.ServerVersion, &f.InRecovery,
+		&f.DefaultRO, &f.Encoding, &f.CurrentUser, &f.Database, &f.CurrentSchema,
+		&f.SearchPath, &f.EffectiveSchemas, &f.BackendPID, &f.ServerPort, &f.Identity,
+		&f.SchemaOwner, &f.SchemaMember, &f.Timeouts, &f.MaxConnections, &f.SuperReserved, &f.Reserved,
+		&f.OthersUsing, &f.HiddenOthers, &f.RoleConnLimit, &f.DBConnLimit, &f.SSL, &f.SSLVersion, &f.SSLCipher); err != nil {
 		_ = conn.Close(context.Background())
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == "57014" {
@@ -170,7 +196,7 @@ func checkConnect(lc *liveCtx) Outcome {
 				"Reset it for Connect's user: ALTER ROLE "+quoteIdent(lc.target.User)+" RESET statement_timeout; (or ALTER DATABASE "+quoteIdent(lc.target.Database)+" RESET statement_timeout;)")
 		}
 		return fail("Connected, but reading the server's settings failed: "+oneLine(err)+".",
-			"Check that the role may read pg_settings, pg_roles and pg_stat_activity (the defaults allow it).")
+			"Check that the role may read pg_database, pg_namespace and pg_roles and run pg_stat_get_activity (the defaults allow it).")
 	}
 	lc.conn = conn
 	o := pass(fmt.Sprintf("Connected to database %s on %s as %s.", lc.facts.Database, reachedHost(lc.target), lc.facts.CurrentUser),
@@ -296,14 +322,20 @@ func checkSchema(lc *liveCtx) Outcome {
 type probeStep struct{ name, privilege, sql string }
 
 // probeSteps are run in order in one transaction that is always rolled back.
+// The table is the least that proves each statement: no serial, primary key
+// or text column, whose sequence, index and TOAST table would each be one
+// more relation (and file) to create and drop, and half the probe's server
+// time in a new backend, without proving any other privilege (a sequence
+// needs CREATE on the schema, as the table does; an index needs ownership,
+// as CREATE INDEX proves).
 func probeSteps(table string) []probeStep {
 	return []probeStep{
-		{"CREATE TABLE", "CREATE on the schema", "CREATE TABLE " + table + " (id bigserial PRIMARY KEY, note text)"},
+		{"CREATE TABLE", "CREATE on the schema", "CREATE TABLE " + table + " (id bigint, note integer)"},
 		{"ALTER TABLE", "ownership of its tables", "ALTER TABLE " + table + " ADD COLUMN extra integer"},
 		{"CREATE INDEX", "ownership of its tables", "CREATE INDEX ON " + table + " (note)"},
-		{"INSERT", "INSERT", "INSERT INTO " + table + " (id, note) VALUES (1, 'connectdb')"},
+		{"INSERT", "INSERT", "INSERT INTO " + table + " (id, note) VALUES (1, 1)"},
 		{"SELECT", "SELECT", "SELECT count(*) FROM " + table},
-		{"UPDATE", "UPDATE", "UPDATE " + table + " SET note = 'checked' WHERE id = 1"},
+		{"UPDATE", "UPDATE", "UPDATE " + table + " SET note = 2 WHERE id = 1"},
 		{"DELETE", "DELETE", "DELETE FROM " + table + " WHERE id = 1"},
 	}
 }
@@ -460,22 +492,35 @@ func checkTimeouts(lc *liveCtx) Outcome {
 		ms     int64
 		source string
 	}
+	if len(lc.facts.Timeouts) != len(timeoutNames) {
+		return fail(fmt.Sprintf("Reading timeouts failed: the server sent %d values for %d settings.", len(lc.facts.Timeouts), len(timeoutNames)), "Run the check again.")
+	}
 	var vals []tv
-	for _, t := range lc.facts.Timeouts {
-		f := strings.SplitN(t, "|", 3)
-		if len(f) != 3 {
-			return fail("Reading timeouts failed: unexpected value "+strconv.Quote(t)+".", "Run the check again.")
-		}
-		ms, err := strconv.ParseInt(f[1], 10, 64)
+	set := false
+	for i, name := range timeoutNames {
+		ms, err := gucMillis(lc.facts.Timeouts[i])
 		if err != nil {
-			return fail("Reading timeouts failed: "+f[0]+" is "+strconv.Quote(f[1])+", not a number of milliseconds.", "Run the check again.")
+			return fail("Reading timeouts failed: "+name+" is "+strconv.Quote(lc.facts.Timeouts[i])+", not a duration.", "Run the check again.")
 		}
-		vals = append(vals, tv{f[0], ms, f[2]})
+		vals = append(vals, tv{name, ms, ""})
+		set = set || ms != 0
+	}
+	// Where a timeout is set matters for the remedy; a timeout that is
+	// off needs no source, so pg_settings is read only when one is set.
+	if set {
+		src := lc.settingSources(timeoutNames)
+		for i := range vals {
+			vals[i].source = src[vals[i].name]
+		}
 	}
 	var problems, remedies, details []string
 	for _, v := range vals {
 		d := time.Duration(v.ms) * time.Millisecond
-		details = append(details, fmt.Sprintf("%s = %s (%s)", v.name, fmtMillis(v.ms), v.source))
+		detail := v.name + " = " + fmtMillis(v.ms)
+		if v.source != "" {
+			detail += " (" + v.source + ")"
+		}
+		details = append(details, detail)
 		if v.ms > 0 && d < migrationRoom {
 			s := settingSource{Source: v.source}
 			problems = append(problems, fmt.Sprintf("%s is %s%s", v.name, fmtMillis(v.ms), s.describe()))
@@ -489,6 +534,44 @@ func checkTimeouts(lc *liveCtx) Outcome {
 		return o
 	}
 	return pass("No timeout is short enough to interrupt migrations.", details...)
+}
+
+// settingSources returns pg_settings.source of each named setting; a
+// setting is missing when it cannot be read (the remedy is then generic).
+func (lc *liveCtx) settingSources(names []string) map[string]string {
+	ctx, cancel := lc.bounded()
+	defer cancel()
+	src := map[string]string{}
+	rows, err := lc.conn.Query(ctx, "SELECT name, source FROM pg_settings WHERE name = ANY($1)", pgx.QueryExecModeExec, names)
+	if err != nil {
+		return src
+	}
+	var name, source string
+	_, _ = pgx.ForEachRow(rows, []any{&name, &source}, func() error {
+		src[name] = source
+		return nil
+	})
+	return src
+}
+
+// gucMillis reads a time setting as current_setting() shows it: a whole
+// number of milliseconds ("0", "1500") or of the largest unit that holds
+// it exactly ("2s", "5min", "1h", "1d").
+func gucMillis(v string) (int64, error) {
+	i := 0
+	for i < len(v) && (v[i] >= '0' && v[i] <= '9' || i == 0 && v[i] == '-') {
+		i++
+	}
+	n, err := strconv.ParseInt(v[:i], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("reading %q as a duration: %w", v, err)
+	}
+	unit := map[string]int64{"": 1, "ms": 1, "s": 1000, "min": 60 * 1000, "h": 60 * 60 * 1000, "d": 24 * 60 * 60 * 1000}
+	m, ok := unit[strings.TrimSpace(v[i:])]
+	if !ok {
+		return 0, fmt.Errorf("reading %q as a duration: unknown unit %q", v, v[i:])
+	}
+	return n * m, nil
 }
 
 func fmtMillis(ms int64) string {

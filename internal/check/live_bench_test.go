@@ -54,6 +54,7 @@ func BenchmarkCheckVsPsql(b *testing.B) {
 		exec.Command(isready, "-q", "-d", conninfo),
 	}
 	names := []string{"check", "psql", "pg_isready"}
+	cpu := make([][]time.Duration, len(cmds)) // the client's user + system time
 	run := func(i int) time.Duration {
 		c := exec.Command(cmds[i].Path, cmds[i].Args[1:]...)
 		c.Env = append(os.Environ(), "PGPASSWORD="+password, "PGCONNECT_TIMEOUT=10", "NO_COLOR=1")
@@ -63,10 +64,12 @@ func BenchmarkCheckVsPsql(b *testing.B) {
 		if err != nil {
 			b.Fatalf("%s: %v\n%s", names[i], err, out)
 		}
+		cpu[i] = append(cpu[i], c.ProcessState.UserTime()+c.ProcessState.SystemTime())
 		return took
 	}
 	for i := range cmds { // warm the page cache and the server
 		run(i)
+		cpu[i] = nil
 	}
 	times := make([][]time.Duration, len(cmds))
 	var vsPsql, vsReady []float64
@@ -91,6 +94,8 @@ func BenchmarkCheckVsPsql(b *testing.B) {
 	b.ReportMetric(median(vsReady), "check/pg_isready")
 	b.Logf("%d rounds: check %v, native psql -c 'select 1' %v, native pg_isready %v; median per-round ratio check/psql %.2f, check/pg_isready %.2f",
 		b.N, median(times[0]), median(times[1]), median(times[2]), median(vsPsql), median(vsReady))
+	b.Logf("%d rounds: client CPU (user + system) check %v, native psql %v, native pg_isready %v", b.N,
+		median(cpu[0]).Round(time.Millisecond), median(cpu[1]).Round(time.Millisecond), median(cpu[2]).Round(time.Millisecond))
 	b.Logf("psql: %s, pg_isready: %s, PostgreSQL %s, TLS verify-full, scram-sha-256", psql, isready, srv.Version)
 }
 
