@@ -49,19 +49,29 @@ type targetColumn struct {
 // targetEmpty reports whether every existing table (the version table
 // aside) is empty: a schema Connect created and nothing filled yet.
 func targetEmpty(ctx context.Context, conn *pgx.Conn, schema string, existing []string) (bool, error) {
+	var names []string
 	for _, name := range existing {
-		if name == VersionTable {
-			continue
-		}
-		var any bool
-		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+quoteIdent(schema)+"."+quoteIdent(name)+")").Scan(&any); err != nil {
-			return false, fmt.Errorf("looking into %s: %w", name, pgErr(err))
-		}
-		if any {
-			return false, nil
+		if name != VersionTable {
+			names = append(names, name)
 		}
 	}
-	return true, nil
+	filled, err := firstFilled(ctx, conn, func(name string) string { return quoteIdent(schema) + "." + quoteIdent(name) }, names)
+	return filled == "", err
+}
+
+// firstFilled returns the first of the tables that holds a row, "" when
+// none does; qname gives the name to query for each.
+func firstFilled(ctx context.Context, q queryer, qname func(string) string, tables []string) (string, error) {
+	for _, name := range tables {
+		var filled bool
+		if err := q.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+qname(name)+")").Scan(&filled); err != nil {
+			return "", fmt.Errorf("looking into %s: %w", name, pgErr(err))
+		}
+		if filled {
+			return name, nil
+		}
+	}
+	return "", nil
 }
 
 // planExisting maps the plan onto the existing tables: columns by name,
@@ -252,14 +262,18 @@ func loadExisting(ctx context.Context, r *running, opts Options) error {
 	if _, err := r.tx.Exec(ctx, "LOCK TABLE "+strings.Join(names, ", ")+" IN ACCESS EXCLUSIVE MODE"); err != nil {
 		return fmt.Errorf("locking the target tables for the load: %w", pgErr(err))
 	}
+	qnames := map[string]string{}
+	var tables []string
 	for _, tp := range r.plan.Tables {
-		var filled bool
-		if err := r.tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM "+tp.QName+")").Scan(&filled); err != nil {
-			return fmt.Errorf("looking into %s: %w", tp.Table.Name, pgErr(err))
-		}
-		if filled {
-			return fmt.Errorf("table %s gained rows after the migration checked it was empty: is Connect running against this database? Stop every Connect node and run the migration again", tp.Table.Name)
-		}
+		qnames[tp.Table.Name] = tp.QName
+		tables = append(tables, tp.Table.Name)
+	}
+	filled, err := firstFilled(ctx, r.tx, func(name string) string { return qnames[name] }, tables)
+	if err != nil {
+		return err
+	}
+	if filled != "" {
+		return fmt.Errorf("table %s gained rows after the migration checked it was empty: is Connect running against this database? Stop every Connect node and run the migration again", filled)
 	}
 	type fk struct{ table, name, def string }
 	rows, err := r.tx.Query(ctx, `SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
